@@ -1,0 +1,236 @@
+"""Loading configuration: YAML → ``${VAR}`` interpolation → validation → ``Settings``.
+
+``load(path)`` reads ``aegis.yaml`` (or the given file); with no file it builds
+the built-in default: the embedded local model, plus every preset cloud
+provider whose API-key variable is set. Every problem is raised as one
+``ConfigError`` whose lines read ``key.path: what was expected``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from aegis.catalog import Catalog, ModelInfo, load_catalog
+from aegis.config.schema import AegisConfig, DefaultsConfig, ProviderConfig, ServerConfig
+from aegis.errors import ConfigError
+from aegis.http import Timeouts
+from aegis.providers import presets
+from aegis.providers.base import Provider, Secret
+from aegis.providers.registry import Registry, default_registry
+from aegis.routing.policy import RoutingPolicy, build_policy
+
+DEFAULT_PATH = "aegis.yaml"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated, resolved configuration the rest of Aegis runs on."""
+
+    server: ServerConfig
+    providers: Mapping[str, Provider]
+    catalog: Catalog  # only models whose provider is configured
+    defaults: DefaultsConfig
+    raw: AegisConfig
+    source: str  # file path, or "built-in default"
+    routing: RoutingPolicy = field(default_factory=RoutingPolicy)
+    notes: tuple[str, ...] = ()  # start-up remarks worth logging
+
+
+def load(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
+) -> Settings:
+    env = os.environ if env is None else env
+    registry = registry or default_registry()
+    if path is None and Path(DEFAULT_PATH).exists():
+        path = DEFAULT_PATH
+    if path is None:
+        data, source = default_config(env), "built-in default"
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {source}: {exc.strerror}") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML ({exc})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping")
+    return from_dict(data, env=env, registry=registry, source=source)
+
+
+def from_dict(
+    data: Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
+    source: str = "<dict>",
+) -> Settings:
+    env = os.environ if env is None else env
+    registry = registry or default_registry()
+    problems: list[str] = []
+    data = _interpolate(data, env, (), problems)
+    if problems:
+        raise ConfigError(_report(source, problems))
+    try:
+        cfg = AegisConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_report(source, [_describe(err) for err in exc.errors()])) from None
+
+    providers: dict[str, Provider] = {}
+    for name, pcfg in cfg.providers.items():
+        if pcfg.enabled:
+            provider = _provider(name, pcfg, registry, problems)
+            if provider is not None:
+                providers[name] = provider
+    catalog = _servable(load_catalog(), cfg, providers, problems)
+    if problems:
+        raise ConfigError(_report(source, problems))
+    policy = build_policy(cfg.routing, cfg.routes, cfg.rules, env)
+    notes = () if providers else ("no providers configured: every request will fail",)
+    if policy.airgap:
+        notes += ("airgap mode: only local providers will be used",)
+    return Settings(cfg.server, providers, catalog, cfg.defaults, cfg, source, policy, notes)
+
+
+def default_config(env: Mapping[str, str]) -> dict[str, Any]:
+    """The zero-configuration set-up: local model first, then keyed cloud presets."""
+    providers: dict[str, Any] = {}
+    if local_model_available():
+        providers["local"] = {"kind": "llamacpp", "locality": "local"}
+    for preset in presets.PRESETS:
+        if preset.key_env and env.get(preset.key_env):
+            providers[preset.name] = {"preset": preset.name, "api_key": f"${{{preset.key_env}}}"}
+    return {"providers": providers}
+
+
+def local_model_available() -> bool:
+    from aegis.providers.llamacpp import default_model_path, runtime_available
+
+    return runtime_available() and default_model_path() is not None
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _provider(
+    name: str, pcfg: ProviderConfig, registry: Registry, problems: list[str]
+) -> Provider | None:
+    where = f"providers.{name}"
+    preset = presets.BY_NAME.get(pcfg.preset or name)
+    if pcfg.preset and preset is None:
+        known = ", ".join(p.name for p in presets.PRESETS)
+        problems.append(f"{where}.preset: unknown preset {pcfg.preset!r} (known: {known})")
+        return None
+    kind = pcfg.kind or (preset.kind if preset else None)
+    if kind is None:
+        problems.append(f"{where}.kind: required (one of {', '.join(registry.kinds)})")
+        return None
+    try:
+        adapter = registry.adapter_class(kind)
+    except ConfigError:
+        problems.append(f"{where}.kind: unknown kind {kind!r} (one of {', '.join(registry.kinds)})")
+        return None
+    if preset is not None and preset.kind != kind:
+        preset = None  # e.g. an "ollama" provider pointed at Ollama's OpenAI-compatible /v1
+    options = dict(pcfg.model_extra or {})
+    for key in options:
+        if key not in adapter.option_names:
+            allowed = ", ".join(sorted(adapter.option_names)) or "none"
+            problems.append(f"{where}.{key}: unknown option for kind {kind} (options: {allowed})")
+    base_url = pcfg.base_url or (preset.base_url if preset else "")
+    if adapter.needs_http and not base_url:
+        problems.append(f"{where}.base_url: required for kind {kind}")
+    locality = pcfg.locality or (preset.locality if preset else adapter.default_locality)
+    return Provider(
+        name=name,
+        kind=kind,
+        base_url=base_url,
+        api_key=Secret(pcfg.api_key) if pcfg.api_key else None,
+        headers=dict(pcfg.headers),
+        locality="local" if locality == "local" else "cloud",
+        trusted_for=frozenset(pcfg.trusted_for),
+        timeouts=Timeouts(
+            connect=pcfg.connect_timeout_s, read=pcfg.timeout_s, total=pcfg.total_timeout_s
+        ),
+        options=options,
+        catalog_names=frozenset({name, preset.name} if preset else {name}),
+    )
+
+
+def _servable(
+    catalog: Catalog, cfg: AegisConfig, providers: Mapping[str, Provider], problems: list[str]
+) -> Catalog:
+    """Catalog entries re-homed onto configured providers, then the user's ``models``."""
+    entries: list[ModelInfo] = []
+    for provider in providers.values():
+        for info in catalog:
+            if info.provider in provider.catalog_names:
+                entries.append(replace(info, provider=provider.name))
+    overrides: list[dict[str, Any]] = []
+    for i, mcfg in enumerate(cfg.models):
+        entry = mcfg.model_dump(exclude_none=True)
+        if mcfg.provider is not None and mcfg.provider not in providers:
+            known = ", ".join(providers) or "none"
+            problems.append(
+                f"models[{i}].provider: unknown provider {mcfg.provider!r} (configured: {known})"
+            )
+            continue
+        overrides.append(entry)
+    try:
+        return Catalog(entries).merged(overrides)
+    except ConfigError as exc:
+        problems.append(f"models: {exc.message}")
+        return Catalog(entries)
+
+
+def _interpolate(value: Any, env: Mapping[str, str], path: tuple[str, ...],
+                 problems: list[str]) -> Any:
+    if isinstance(value, str):
+        def sub(match: re.Match[str]) -> str:
+            var, default = match.group(1), match.group(2)
+            if var in env:
+                return env[var]
+            if default is not None:
+                return default
+            problems.append(f"{'.'.join(path)}: environment variable {var} is not set "
+                            f"(use ${{{var}:-}} to allow it to be empty)")
+            return ""
+        return _VAR.sub(sub, value)
+    if isinstance(value, Mapping):
+        return {k: _interpolate(v, env, (*path, str(k)), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, (*path[:-1], f"{path[-1]}[{i}]") if path else (f"[{i}]",),
+                             problems) for i, v in enumerate(value)]
+    return value
+
+
+def _describe(err: Any) -> str:
+    loc = ""
+    for part in err["loc"]:
+        loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{loc or '(top level)'}: {message}"
+
+
+def _report(source: str, problems: list[str]) -> str:
+    lines = "\n".join(f"  {p}" for p in problems)
+    return f"invalid configuration ({source}):\n{lines}"
+
+
+__all__ = ["DEFAULT_PATH", "Settings", "default_config", "from_dict", "load"]

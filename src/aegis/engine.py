@@ -1,0 +1,349 @@
+"""The request path shared by the in-process API and the HTTP gateway.
+
+route → for each candidate: call the adapter → account (usage, cost, latency)
+→ record the attempt. A failed attempt moves to the next candidate only when
+the error is retryable and, for streams, before the first chunk was produced;
+every attempt, failed or not, reaches the recorders (ledger, metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, TypeVar
+
+from aegis import errors
+from aegis.config import Settings
+from aegis.pricing import cost_usd
+from aegis.providers.base import Adapter
+from aegis.providers.registry import Registry, default_registry
+from aegis.records import ANONYMOUS, Attempt, Caller, Recorder, Served
+from aegis.routing import Candidate, Decision, LatencyStats, Limits, Router, Task
+from aegis.tokens import count_messages, count_text, encoding_for_model
+from aegis.tokens import warm as warm_tokenizers
+from aegis.types import (
+    ChatRequest,
+    Chunk,
+    Completion,
+    CompletionBuilder,
+    EmbeddingRequest,
+    Embeddings,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from aegis.privacy import Detector
+
+_T = TypeVar("_T")
+
+
+def new_request_id() -> str:
+    return "req_" + os.urandom(12).hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One client request as it moves through the engine."""
+
+    request_id: str = field(default_factory=lambda: new_request_id())
+    task: Task = field(default_factory=Task)
+    caller: Caller = ANONYMOUS
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A finished non-streamed request."""
+
+    completion: Completion
+    served: Served
+    usage: Usage
+    cost_usd: float
+    latency_ms: float
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: Registry | None = None,
+        adapters: dict[str, Adapter] | None = None,
+        recorders: Sequence[Recorder] = (),
+    ) -> None:
+        self.settings = settings
+        registry = registry or default_registry()
+        self.adapters: dict[str, Adapter] = dict(adapters or {})
+        for name, provider in settings.providers.items():
+            if name not in self.adapters:
+                self.adapters[name] = registry.build(provider)
+        self.latency = LatencyStats()
+        self.router = Router(
+            settings.catalog, settings.providers, settings.routing,
+            detector=_detector(settings.routing.detector),
+            output_cap=settings.defaults.max_tokens, latency=self.latency,
+        )
+        self.recorders: list[Recorder] = [self.latency, *recorders]
+
+    async def start(self) -> None:
+        """Start-up checks (e.g. the local model file); raises ``ConfigError``.
+
+        Also loads the tokenizer tables now, so the first request does not pay for it.
+        """
+        await asyncio.to_thread(warm_tokenizers)
+        for adapter in self.adapters.values():
+            await adapter.check()
+
+    async def aclose(self) -> None:
+        for adapter in self.adapters.values():
+            await adapter.aclose()
+
+    # -- chat -------------------------------------------------------------------
+
+    def prepare(self, request: ChatRequest) -> ChatRequest:
+        """Apply gateway defaults the client left out (the output cap)."""
+        if request.max_tokens is None:
+            request = replace(request, max_tokens=self.settings.defaults.max_tokens)
+        return request
+
+    def route(self, request: ChatRequest, call: Call, *, kind: str = "chat") -> Decision:
+        limits = Limits(allowed_models=call.caller.models)
+        return self.router.decide(request, call.task, kind=kind, limits=limits)
+
+    async def complete(self, request: ChatRequest, call: Call | None = None) -> Outcome:
+        call = call or Call()
+        request = self.prepare(request)
+
+        async def attempt(cand: Candidate, tracker: _Tracker) -> Outcome:
+            adapter = self.adapters[cand.provider.name]
+            completion = await adapter.complete(request, cand.upstream_model)
+            usage, estimated = _usage(completion.usage, request, completion.content,
+                                      cand.upstream_model)
+            cost = cost_usd(usage, cand.model.prices)
+            latency = tracker.record("ok", usage, cost, estimated=estimated)
+            return Outcome(completion, tracker.served, usage, cost, latency)
+
+        return await self._first_success(self.route(request, call), call, attempt)
+
+    async def stream(self, request: ChatRequest, call: Call | None = None) -> ChatStream:
+        """Route and open a stream; falls back until some candidate yields its first chunk."""
+        call = call or Call()
+        request = self.prepare(request)
+
+        async def attempt(cand: Candidate, tracker: _Tracker) -> ChatStream:
+            chunks = self.adapters[cand.provider.name].stream(request, cand.upstream_model)
+            try:
+                first = await anext(chunks)
+            except StopAsyncIteration:
+                raise errors.InvalidUpstreamResponse(
+                    "empty stream", provider=cand.provider.name
+                ) from None
+            except BaseException:
+                await chunks.aclose()  # type: ignore[attr-defined]
+                raise
+            return ChatStream(request, cand, tracker, chunks, first)
+
+        return await self._first_success(
+            self.route(request, call), call, attempt, streamed=True
+        )
+
+    # -- embeddings -------------------------------------------------------------
+
+    async def embed(
+        self, request: EmbeddingRequest, call: Call | None = None
+    ) -> tuple[Embeddings, Served]:
+        call = call or Call()
+        probe = ChatRequest(model=request.model, messages=())
+        decision = self.route(probe, call, kind="embedding")
+
+        async def attempt(cand: Candidate, tracker: _Tracker) -> tuple[Embeddings, Served]:
+            result = await self.adapters[cand.provider.name].embed(request, cand.upstream_model)
+            tracker.record("ok", result.usage, cost_usd(result.usage, cand.model.prices))
+            return result, tracker.served
+
+        return await self._first_success(decision, call, attempt)
+
+    # -- the candidate loop -----------------------------------------------------
+
+    async def _first_success(
+        self,
+        decision: Decision,
+        call: Call,
+        attempt: Callable[[Candidate, _Tracker], Awaitable[_T]],
+        *,
+        streamed: bool = False,
+    ) -> _T:
+        """Try candidates in order; move on only after a retryable upstream failure."""
+        last: errors.ProviderError | None = None
+        for index, cand in enumerate(decision.candidates):
+            served = Served(call.request_id, cand.provider.name, cand.model.name,
+                            cand.upstream_model, decision.route, decision.reason, index)
+            tracker = _Tracker(self, call, served, streamed, decision)
+            try:
+                return await attempt(cand, tracker)
+            except errors.ProviderError as exc:
+                tracker.record("error", error_kind=exc.kind)
+                if not exc.retryable:
+                    raise
+                last = exc
+            except BaseException:
+                tracker.record("cancelled", error_kind="cancelled")
+                raise
+        raise _exhausted(decision, last)
+
+    def emit(self, attempt: Attempt) -> None:
+        for recorder in self.recorders:
+            recorder.record(attempt)
+
+
+class _Tracker:
+    """Times one attempt and emits its record exactly once."""
+
+    __slots__ = ("call", "data_class", "engine", "served", "started", "streamed", "t0",
+                 "ttft_ms")
+
+    def __init__(self, engine: Engine, call: Call, served: Served, streamed: bool,
+                 decision: Decision) -> None:
+        self.engine, self.call, self.served, self.streamed = engine, call, served, streamed
+        profile = decision.profile
+        self.data_class = str(profile.data_class) if profile is not None else "public"
+        self.started, self.t0 = time.time(), time.perf_counter()
+        self.ttft_ms: float | None = None
+
+    def first_token(self) -> None:
+        self.ttft_ms = (time.perf_counter() - self.t0) * 1000
+
+    def record(
+        self, status: str, usage: Usage = Usage(), cost: float = 0.0, *,
+        error_kind: str | None = None, estimated: bool = False,
+    ) -> float:
+        """Emit the attempt; returns its latency in ms."""
+        latency = (time.perf_counter() - self.t0) * 1000
+        s, call = self.served, self.call
+        self.engine.emit(Attempt(
+            request_id=s.request_id, started_at=self.started, provider=s.provider,
+            model=s.model, route=s.route, reason=s.reason, attempt=s.attempt,
+            streamed=self.streamed, status=status, usage=usage, cost_usd=cost,
+            latency_ms=latency, ttft_ms=self.ttft_ms, error_kind=error_kind,
+            usage_estimated=estimated, task=call.task, caller=call.caller,
+            upstream_model=s.upstream_model, data_class=self.data_class,
+        ))
+        return latency
+
+
+def _detector(name: str) -> Detector | None:
+    from aegis.privacy import build_detector
+
+    return build_detector(name)
+
+
+def _usage(
+    reported: Usage | None, request: ChatRequest, text: str | None, upstream_model: str
+) -> tuple[Usage, bool]:
+    """Upstream usage when reported, else counted locally (and flagged as estimated)."""
+    if reported is not None and (reported.prompt_tokens or reported.completion_tokens):
+        return reported, False
+    encoding = encoding_for_model(upstream_model)
+    prompt = count_messages(request.messages, request.tools, encoding=encoding)
+    return Usage(prompt_tokens=prompt, completion_tokens=count_text(text or "", encoding)), True
+
+
+class ChatStream:
+    """Chunks of one streamed answer; ``served`` is known before the first is read.
+
+    Iterate it (or ``aclose()`` it) exactly once. When it ends -- normally, by an
+    error, or because the consumer went away -- its attempt is recorded with the
+    usage seen so far, so an abandoned stream is still accounted for.
+    """
+
+    def __init__(
+        self, request: ChatRequest, cand: Candidate, tracker: _Tracker,
+        chunks: AsyncIterator[Chunk], first: Chunk,
+    ) -> None:
+        tracker.first_token()
+        self.served = tracker.served
+        self.builder = CompletionBuilder()
+        self.usage: Usage | None = None
+        self.cost_usd: float | None = None
+        self.latency_ms: float | None = None
+        self._request, self._cand, self._tracker = request, cand, tracker
+        self._chunks, self._first = chunks, first
+        self._done = False
+        self._iterating = False
+        self._gen = self._run()
+
+    @property
+    def ttft_ms(self) -> float | None:
+        return self._tracker.ttft_ms
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._gen
+
+    async def _run(self) -> AsyncIterator[Chunk]:
+        status: str = "cancelled"
+        error_kind: str | None = "client_disconnected"
+        self._iterating = True
+        try:
+            self.builder.add(self._first)
+            yield self._first
+            async for chunk in self._chunks:
+                self.builder.add(chunk)
+                yield chunk
+            status, error_kind = "ok", None
+        except errors.ProviderError as exc:
+            status, error_kind = "error", exc.kind
+            raise
+        finally:
+            await self._chunks.aclose()  # type: ignore[attr-defined]
+            self._finish(status, error_kind)
+
+    async def aclose(self) -> None:
+        """Stop early (the consumer went away): closes the upstream call and records it."""
+        if self._iterating:
+            await self._gen.aclose()  # type: ignore[attr-defined]
+        else:
+            await self._chunks.aclose()  # type: ignore[attr-defined]
+            self._finish("cancelled", "client_disconnected")
+
+    def completion(self) -> Completion:
+        return self.builder.build()
+
+    def _finish(self, status: str, error_kind: str | None) -> None:
+        if self._done:
+            return
+        self._done = True
+        usage, estimated = _usage(self.builder.usage, self._request, self.builder.text,
+                                  self._cand.upstream_model)
+        self.usage = usage
+        self.cost_usd = cost_usd(usage, self._cand.model.prices)
+        self.latency_ms = self._tracker.record(
+            status, usage, self.cost_usd, error_kind=error_kind, estimated=estimated
+        )
+
+
+def _exhausted(decision: Decision, last: errors.ProviderError | None) -> errors.AegisError:
+    """Every candidate failed. A lone candidate's own error is the most useful answer --
+    unless policy is why it was alone: then say so (503), never just "upstream failed"."""
+    restricted = {e["rule"] for e in decision.record.get("excluded", ())} & {"privacy", "airgap"}
+    if last is not None and len(decision.candidates) == 1 and not restricted:
+        return last
+    tried = ", ".join(c.label for c in decision.candidates)
+    detail = f" (last error: {last.message})" if last is not None else ""
+    if "privacy" in restricted and decision.profile is not None:
+        dc = decision.profile.data_class
+        return errors.NoCandidateAvailable(
+            f"data_class={dc} may only be served by local providers (or providers trusted "
+            f"for {dc}); every eligible one failed: {tried}{detail}")
+    if "airgap" in restricted:
+        return errors.NoCandidateAvailable(
+            f"airgap mode: every local provider failed: {tried}{detail}")
+    return errors.NoCandidateAvailable(f"every candidate failed: {tried}{detail}")
+
+
+__all__ = [
+    "ANONYMOUS", "Attempt", "Call", "Caller", "ChatStream", "Engine", "Outcome", "Recorder",
+    "Served", "new_request_id",
+]
+

@@ -1,0 +1,304 @@
+"""The ASGI application: OpenAI-compatible endpoints over the ``Engine``.
+
+Raw ASGI rather than a framework: the hot path is one dict lookup, one body
+read, one validation and one upstream call, and every millisecond here is
+overhead users compare against calling the provider directly.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from aegis import errors, validation
+from aegis.config import Settings
+from aegis.config import load as load_settings
+from aegis.engine import Call, ChatStream, Engine, Served, new_request_id
+from aegis.gateway.errors import error_response, sse_error
+from aegis.routing.metadata import task_from_http
+from aegis.types import ChatRequest
+
+log = logging.getLogger("aegis.gateway")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+_JSON = (b"content-type", b"application/json")
+_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no")]
+_DONE = b"data: [DONE]\n\n"
+
+
+class Request:
+    __slots__ = ("headers", "id", "receive", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.id = new_request_id()
+        self.headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                        for k, v in scope["headers"]}
+
+    async def body(self, limit: int) -> bytes:
+        declared = self.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise errors.PayloadTooLarge(f"request body exceeds {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise errors.PayloadTooLarge(f"request body exceeds {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def json(self, limit: int) -> Any:
+        raw = await self.body(limit)
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise errors.InvalidRequest(f"request body is not valid JSON: {exc}") from None
+
+
+class ClientGone(Exception):
+    """The client disconnected before we answered."""
+
+
+def served_headers(served: Served) -> Headers:
+    return [
+        (b"x-aegis-request-id", served.request_id.encode()),
+        (b"x-aegis-provider", served.provider.encode()),
+        (b"x-aegis-model", served.model.encode()),
+        (b"x-aegis-route", served.route.encode()),
+        (b"x-aegis-route-reason", served.reason.encode("latin-1", "replace")),
+    ]
+
+
+class GatewayApp:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.settings: Settings = engine.settings
+        self.body_limit = int(self.settings.server.max_body_mb * 1024 * 1024)
+        self.routes: dict[tuple[str, str], Callable[[Request, Send], Awaitable[None]]] = {
+            ("POST", "/v1/chat/completions"): self.chat_completions,
+            ("POST", "/v1/embeddings"): self.embeddings,
+            ("GET", "/v1/models"): self.models,
+            ("POST", "/v1/route"): self.route,
+            ("GET", "/health/live"): self.live,
+            ("GET", "/health/ready"): self.ready,
+        }
+        self.paths = {path for _, path in self.routes}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        handler = self.routes.get((scope["method"], scope["path"]))
+        try:
+            if handler is None:
+                if scope["path"] in self.paths:
+                    raise _MethodNotAllowed(f"{scope['method']} is not allowed on {scope['path']}")
+                raise _NotFound(f"no route for {scope['method']} {scope['path']}")
+            await handler(request, send)
+        except errors.AegisError as exc:
+            status, headers, body = error_response(exc)
+            headers.append((b"x-aegis-request-id", request.id.encode()))
+            await _send(send, status, headers, body)
+        except ClientGone:
+            return
+
+    # -- endpoints ---------------------------------------------------------------
+
+    async def chat_completions(self, request: Request, send: Send) -> None:
+        data = await request.json(self.body_limit)
+        chat = validation.chat_request(data)
+        call = Call(request.id, task_from_http(data.get("aegis"), request.headers))
+        if chat.stream:
+            stream = await self.engine.stream(chat, call)
+            await self._stream(request, send, chat, stream)
+            return
+        outcome = await self.engine.complete(chat, call)
+        await _send(send, 200, [_JSON, *served_headers(outcome.served)],
+                    outcome.completion.encoded())
+
+    async def _stream(
+        self, request: Request, send: Send, chat: ChatRequest, stream: ChatStream
+    ) -> None:
+        """Forward chunks as they arrive; a client disconnect cancels the upstream call."""
+        task = asyncio.current_task()
+        assert task is not None
+        watcher = asyncio.create_task(_cancel_on_disconnect(request.receive, task))
+        usage_sent = False
+        try:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*_SSE, *served_headers(stream.served)]})
+            try:
+                async for chunk in stream:
+                    if not chunk.data.get("choices"):  # usage-only chunk
+                        if not chat.include_usage or usage_sent:
+                            continue
+                        usage_sent = True
+                    await send({"type": "http.response.body",
+                                "body": b"data: " + chunk.encoded() + b"\n\n",
+                                "more_body": True})
+            except errors.AegisError as exc:
+                await send({"type": "http.response.body", "body": sse_error(exc),
+                            "more_body": False})
+                return
+            tail = b""
+            if chat.include_usage and not usage_sent and stream.usage is not None:
+                tail = b"data: " + orjson.dumps(_usage_chunk(stream)) + b"\n\n"
+            await send({"type": "http.response.body", "body": tail + _DONE, "more_body": False})
+        except asyncio.CancelledError:
+            if not watcher.done() or watcher.cancelled():
+                raise
+            # the watcher cancelled us: the client left; the stream records itself on close
+            task.uncancel()
+        finally:
+            watcher.cancel()
+            await stream.aclose()
+
+    async def route(self, request: Request, send: Send) -> None:
+        """The decision for a chat-completions body, without calling any model."""
+        data = await request.json(self.body_limit)
+        chat = self.engine.prepare(validation.chat_request(data))
+        call = Call(request.id, task_from_http(data.get("aegis"), request.headers))
+        try:
+            decision = self.engine.route(chat, call)
+        except errors.AegisError as exc:
+            if exc.decision is None:
+                raise
+            status, headers, body = error_response(exc)
+            payload = orjson.loads(body)
+            payload["decision"] = exc.decision
+            await _send(send, status, headers, orjson.dumps(payload))
+            return
+        body = {"route": decision.route, "reason": decision.reason,
+                "candidates": [c.label for c in decision.candidates],
+                "decision": decision.record}
+        await _send(send, 200, [_JSON, (b"x-aegis-request-id", request.id.encode())],
+                    orjson.dumps(body))
+
+    async def embeddings(self, request: Request, send: Send) -> None:
+        data = await request.json(self.body_limit)
+        embed = validation.embedding_request(data)
+        task = task_from_http(data.get("aegis"), request.headers)
+        result, served = await self.engine.embed(embed, Call(request.id, task))
+        body = {
+            "object": "list",
+            "data": [{"object": "embedding", "index": i,
+                      "embedding": _b64_floats(vector) if embed.encoding == "base64" else vector}
+                     for i, vector in enumerate(result.vectors)],
+            "model": result.model,
+            "usage": {"prompt_tokens": result.usage.prompt_tokens,
+                      "total_tokens": result.usage.prompt_tokens},
+        }
+        await _send(send, 200, [_JSON, *served_headers(served)], orjson.dumps(body))
+
+    async def models(self, request: Request, send: Send) -> None:
+        rows = []
+        for info in self.settings.catalog:
+            if info.provider not in self.settings.providers:
+                continue
+            rows.append({
+                "id": info.name, "object": "model", "created": 0, "owned_by": info.provider,
+                "context_window": info.context_window,
+                "capabilities": sorted(info.capabilities),
+            })
+        await _send(send, 200, [_JSON, (b"x-aegis-request-id", request.id.encode())],
+                    orjson.dumps({"object": "list", "data": rows}))
+
+    async def live(self, request: Request, send: Send) -> None:
+        await _send(send, 200, [_JSON], b'{"status":"ok"}')
+
+    async def ready(self, request: Request, send: Send) -> None:
+        providers = {name: {"kind": p.kind, "locality": p.locality, "state": "healthy"}
+                     for name, p in self.settings.providers.items()}
+        ready = bool(providers)
+        body = {"status": "ready" if ready else "unavailable", "providers": providers}
+        await _send(send, 200 if ready else 503, [_JSON], orjson.dumps(body))
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.engine.start()
+                except errors.AegisError as exc:
+                    await send({"type": "lifespan.startup.failed", "message": exc.message})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                with contextlib.suppress(Exception):
+                    await self.engine.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+class _NotFound(errors.InvalidRequest):
+    status = 404
+    code = "not_found"
+
+
+class _MethodNotAllowed(errors.InvalidRequest):
+    status = 405
+    code = "method_not_allowed"
+
+
+async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any]) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            task.cancel()
+            return
+
+
+def _b64_floats(vector: list[float]) -> str:
+    """OpenAI's ``encoding_format=base64``: little-endian float32, base64-encoded."""
+    return base64.b64encode(array.array("f", vector).tobytes()).decode()
+
+
+def _usage_chunk(stream: ChatStream) -> dict[str, Any]:
+    assert stream.usage is not None
+    return {
+        "id": stream.builder.id or stream.served.request_id,
+        "object": "chat.completion.chunk",
+        "created": stream.builder.created or int(time.time()),
+        "model": stream.builder.model or stream.served.upstream_model,
+        "choices": [],
+        "usage": stream.usage.to_openai(),
+    }
+
+
+def create_app(settings: Settings | None = None) -> GatewayApp:
+    """App factory; with no settings it loads ``$AEGIS_CONFIG`` (how workers find it)."""
+    if settings is None:
+        settings = load_settings(os.environ.get("AEGIS_CONFIG") or None)
+    return GatewayApp(Engine(settings))

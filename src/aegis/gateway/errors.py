@@ -1,0 +1,37 @@
+"""Aegis errors → OpenAI-shaped HTTP error responses, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from aegis.errors import AegisError, PolicyRefusal, RateLimited
+
+
+def error_body(exc: AegisError) -> dict[str, Any]:
+    error: dict[str, Any] = {
+        "message": exc.message,
+        "type": exc.type,
+        "code": exc.code,
+        "param": exc.param,
+    }
+    if isinstance(exc, PolicyRefusal):
+        error["rule"] = exc.rule
+    return {"error": error}
+
+
+def error_response(exc: AegisError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    headers = [(b"content-type", b"application/json")]
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
+    if exc.decision is not None:
+        headers.append((b"x-aegis-route", str(exc.decision.get("route", "")).encode()))
+        rule = getattr(exc, "rule", None) or exc.code
+        headers.append((b"x-aegis-route-reason", f"refused by {rule}".encode()))
+    return exc.status, headers, orjson.dumps(error_body(exc))
+
+
+def sse_error(exc: AegisError) -> bytes:
+    """The event OpenAI sends when a stream fails after it started."""
+    return b"data: " + orjson.dumps(error_body(exc)) + b"\n\n"

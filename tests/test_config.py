@@ -1,0 +1,117 @@
+"""Configuration: interpolation, validation messages, defaults, and the CLI's exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aegis.config import default_config, from_dict, load
+from aegis.errors import ConfigError
+
+
+def test_env_interpolation_with_defaults():
+    settings = from_dict(
+        {"providers": {
+            "dashscope": {"kind": "openai", "api_key": "${DASH_KEY}",
+                          "base_url": "${DASH_URL:-https://dashscope-intl.aliyuncs.com/compatible-mode/v1}"},
+        }},
+        env={"DASH_KEY": "sk-dash"},
+    )
+    provider = settings.providers["dashscope"]
+    assert provider.api_key is not None and provider.api_key.reveal() == "sk-dash"
+    assert provider.base_url.endswith("/compatible-mode/v1")
+    assert "sk-dash" not in repr(provider)
+
+
+def test_missing_variable_names_the_path_and_variable():
+    with pytest.raises(ConfigError) as info:
+        from_dict({"providers": {"openai": {"api_key": "${NOPE_KEY}"}}}, env={})
+    assert "providers.openai.api_key: environment variable NOPE_KEY is not set" in str(info.value)
+
+
+def test_bad_url_names_the_key_path():
+    with pytest.raises(ConfigError) as info:
+        from_dict({"providers": {"openai": {"kind": "openai", "base_url": "ftp:/x"}}}, env={})
+    assert "providers.openai.base_url: not a URL" in str(info.value)
+
+
+def test_unknown_keys_and_kinds_are_reported_together():
+    with pytest.raises(ConfigError) as info:
+        from_dict({
+            "providers": {
+                "a": {"kind": "nonsense", "base_url": "http://127.0.0.1:1"},
+                "b": {"kind": "openai", "base_url": "http://127.0.0.1:1", "modle": "x"},
+            },
+            "sever": {"port": 1},
+        }, env={})
+    text = str(info.value)
+    assert "sever: unknown key" in text
+
+
+def test_kind_specific_options_are_checked():
+    with pytest.raises(ConfigError) as info:
+        from_dict({"providers": {
+            "b": {"kind": "openai", "base_url": "http://127.0.0.1:1", "modle_path": "x"}}}, env={})
+    assert "providers.b.modle_path: unknown option for kind openai" in str(info.value)
+
+
+def test_unknown_kind_lists_known_ones():
+    with pytest.raises(ConfigError) as info:
+        from_dict({"providers": {"a": {"kind": "nonsense", "base_url": "http://127.0.0.1:1"}}},
+                  env={})
+    assert "providers.a.kind: unknown kind 'nonsense'" in str(info.value)
+    assert "anthropic" in str(info.value)
+
+
+def test_model_entry_must_name_a_configured_provider():
+    with pytest.raises(ConfigError) as info:
+        from_dict({"providers": {}, "models": [{"name": "m", "provider": "ghost"}]}, env={})
+    assert "models[0].provider: unknown provider 'ghost'" in str(info.value)
+
+
+def test_presets_make_cloud_providers_data_only():
+    settings = from_dict({"providers": {"together": {"api_key": "k"}, "groq": {"api_key": "k"}}},
+                         env={})
+    assert settings.providers["together"].base_url == "https://api.together.xyz/v1"
+    assert settings.providers["together"].kind == settings.providers["groq"].kind == "openai"
+    assert settings.providers["together"].locality == "cloud"
+
+
+def test_locality_defaults_fail_closed():
+    settings = from_dict({"providers": {
+        "vllm": {"kind": "openai", "base_url": "http://10.0.0.5:8000/v1"}}}, env={})
+    assert settings.providers["vllm"].locality == "cloud"
+
+
+def test_default_config_adds_keyed_cloud_presets_only():
+    data = default_config({"DASHSCOPE_API_KEY": "k", "OPENAI_API_KEY": ""})
+    assert "dashscope" in data["providers"]
+    assert "openai" not in data["providers"]
+
+
+def test_user_models_override_catalog_prices():
+    settings = from_dict({
+        "providers": {"openai": {"api_key": "k"}},
+        "models": [{"name": "gpt-4o-mini", "input_per_mtok": 9.0}],
+    }, env={})
+    info = settings.catalog.get("gpt-4o-mini")
+    assert info is not None and info.prices.input == 9.0 and info.provider == "openai"
+
+
+def test_load_reads_yaml_file(tmp_path: Path):
+    path = tmp_path / "aegis.yaml"
+    path.write_text("server: {port: 4100}\nproviders:\n  openai: {api_key: k}\n")
+    settings = load(path, env={})
+    assert settings.server.port == 4100 and "openai" in settings.providers
+
+
+def test_serve_exits_non_zero_before_binding_on_bad_config(tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("providers:\n  openai: {kind: openai, base_url: nope}\n")
+    proc = subprocess.run([sys.executable, "-m", "aegis.cli", "serve", "--config", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "providers.openai.base_url: not a URL" in proc.stderr
