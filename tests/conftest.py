@@ -60,6 +60,7 @@ def _reset_fakes(request: pytest.FixtureRequest) -> None:
 def openai_config(fake: FakeOpenAI, **extra: Any) -> dict[str, Any]:
     """Two OpenAI-compatible providers on one fake: they differ only by data."""
     return {
+        "resilience": {"backoff": {"base_s": 0.01, "max_s": 0.02}},
         "providers": {
             "openai": {"kind": "openai", "base_url": fake.base_url, "api_key": "sk-test-openai"},
             "dashscope": {"kind": "openai", "base_url": fake.base_url,

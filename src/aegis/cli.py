@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     route.add_argument("--json", action="store_true", help="print the decision record as JSON")
     route.set_defaults(func=_route)
 
+    stats = command("stats", "Per provider/model traffic, errors, latency and breaker states "
+                             "of a running gateway.")
+    stats.add_argument("--url", default=None,
+                       help="gateway base URL (default: from the config's server section)")
+    stats.add_argument("--json", action="store_true", help="print the raw JSON")
+    stats.set_defaults(func=_stats)
+
     models = command("models", "List the models this configuration can serve.")
     models.add_argument("--json", action="store_true", help="print JSON instead of a table")
     models.set_defaults(func=_models)
@@ -91,7 +98,8 @@ def _serve(args: argparse.Namespace) -> int:
         host=host, port=port, log_level="warning", access_log=False, lifespan="on",
         loop="uvloop" if _has("uvloop") else "asyncio",
         http="httptools" if _has("httptools") else "h11",
-        timeout_graceful_shutdown=30,
+        # stop accepting, let in-flight requests finish up to the grace period, then flush
+        timeout_graceful_shutdown=settings.resilience.config.shutdown_grace_s,
     )
     if workers > 1:
         if args.config:
@@ -172,6 +180,33 @@ def _route(args: argparse.Namespace) -> int:
         record, code = dict(exc.decision), 1
     print(json.dumps(record, indent=2) if args.json else render(record, explain=args.explain))
     return code
+
+
+def _stats(args: argparse.Namespace) -> int:
+    import httpx
+
+    from aegis.resilience import format_table
+
+    url = args.url
+    if url is None:
+        server = load_settings(args.config).server
+        host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
+        url = f"http://{host}:{server.port}"
+    headers = {}
+    if master := os.environ.get("AEGIS_MASTER_KEY"):
+        headers["authorization"] = f"Bearer {master}"
+    try:
+        resp = httpx.get(url.rstrip("/") + "/admin/stats", headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        print(f"aegis: cannot reach the gateway at {url}: {exc}", file=sys.stderr)
+        return 1
+    if resp.status_code != 200:
+        print(f"aegis: {url} answered {resp.status_code}: {resp.text}", file=sys.stderr)
+        return 1
+    body = resp.json()
+    print(json.dumps(body, indent=2) if args.json
+          else format_table(body["stats"], body["breakers"]))
+    return 0
 
 
 def _models(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from aegis.pricing import cost_usd
 from aegis.providers.base import Adapter
 from aegis.providers.registry import Registry, default_registry
 from aegis.records import ANONYMOUS, Attempt, Caller, Recorder, Served
+from aegis.resilience import Resilience, adapter_probe
 from aegis.routing import Candidate, Decision, LatencyStats, Limits, Router, Task
 from aegis.tokens import count_messages, count_text, encoding_for_model
 from aegis.tokens import warm as warm_tokenizers
@@ -80,12 +81,18 @@ class Engine:
             if name not in self.adapters:
                 self.adapters[name] = registry.build(provider)
         self.latency = LatencyStats()
+        self.resilience = Resilience(
+            settings.resilience, settings.providers,
+            {name: adapter_probe(adapter) for name, adapter in self.adapters.items()},
+        )
         self.router = Router(
             settings.catalog, settings.providers, settings.routing,
             detector=_detector(settings.routing.detector),
             output_cap=settings.defaults.max_tokens, latency=self.latency,
+            health=self.resilience.breaker.health_check,
         )
-        self.recorders: list[Recorder] = [self.latency, *recorders]
+        self.recorders: list[Recorder] = [self.latency, *self.resilience.recorders,
+                                          *recorders]
 
     async def start(self) -> None:
         """Start-up checks (e.g. the local model file); raises ``ConfigError``.
@@ -95,8 +102,10 @@ class Engine:
         await asyncio.to_thread(warm_tokenizers)
         for adapter in self.adapters.values():
             await adapter.check()
+        await self.resilience.start()
 
     async def aclose(self) -> None:
+        await self.resilience.stop()
         for adapter in self.adapters.values():
             await adapter.aclose()
 
@@ -175,23 +184,62 @@ class Engine:
         *,
         streamed: bool = False,
     ) -> _T:
-        """Try candidates in order; move on only after a retryable upstream failure."""
+        """Try candidates in order, with retries, breakers and one overall deadline.
+
+        A candidate whose breaker refuses is skipped; a failure is retried on the
+        same candidate when the policy says so (honouring Retry-After), then falls
+        back to the next; errors another model would not fix go straight back.
+        For streams, ``attempt`` returns once the first chunk arrived, so nothing
+        is ever retried after a byte could have reached the client.
+        """
+        res = self.resilience
+        deadline = res.deadline()
         last: errors.ProviderError | None = None
+        skipped: list[str] = []
         for index, cand in enumerate(decision.candidates):
-            served = Served(call.request_id, cand.provider.name, cand.model.name,
-                            cand.upstream_model, decision.route, decision.reason, index)
-            tracker = _Tracker(self, call, served, streamed, decision)
-            try:
-                return await attempt(cand, tracker)
-            except errors.ProviderError as exc:
-                tracker.record("error", error_kind=exc.kind)
-                if not exc.retryable:
+            key = (cand.provider.name, cand.model.name)
+            policy = res.policy(cand.provider.name)
+            tries = 0
+            while not deadline.expired():
+                permit = res.breaker.allow(key)
+                if not permit:
+                    skipped.append(f"{cand.label}: {permit.reason}")
+                    break
+                served = Served(call.request_id, cand.provider.name, cand.model.name,
+                                cand.upstream_model, decision.route, decision.reason, index)
+                tracker = _Tracker(self, call, served, streamed, decision, retry=tries)
+                tries += 1
+                try:
+                    try:
+                        async with asyncio.timeout(deadline.remaining()):
+                            result = await attempt(cand, tracker)
+                    except TimeoutError:
+                        raise errors.UpstreamTimeout(
+                            "request deadline exceeded", provider=cand.provider.name
+                        ) from None
+                except errors.ProviderError as exc:
+                    tracker.record("error", error_kind=exc.kind)
+                    permit.failure(exc.kind)
+                    last = exc
+                    if policy.should_retry(exc, tries, streamed_started=False):
+                        wait = policy.delay(tries, exc, deadline=deadline)
+                        if wait is not None:
+                            await asyncio.sleep(wait)
+                            continue
+                    if not policy.should_fallback(exc, streamed_started=False):
+                        raise
+                    break
+                except errors.AegisError as exc:  # e.g. the adapter refused the input
+                    tracker.record("error", error_kind=exc.code)
+                    permit.release()
                     raise
-                last = exc
-            except BaseException:
-                tracker.record("cancelled", error_kind="cancelled")
-                raise
-        raise _exhausted(decision, last)
+                except BaseException:
+                    tracker.record("cancelled", error_kind="cancelled")
+                    permit.release()
+                    raise
+                permit.success()
+                return result
+        raise _exhausted(decision, last, skipped)
 
     def emit(self, attempt: Attempt) -> None:
         for recorder in self.recorders:
@@ -201,12 +249,13 @@ class Engine:
 class _Tracker:
     """Times one attempt and emits its record exactly once."""
 
-    __slots__ = ("call", "data_class", "engine", "served", "started", "streamed", "t0",
-                 "ttft_ms")
+    __slots__ = ("call", "data_class", "engine", "retry", "served", "started", "streamed",
+                 "t0", "ttft_ms")
 
     def __init__(self, engine: Engine, call: Call, served: Served, streamed: bool,
-                 decision: Decision) -> None:
+                 decision: Decision, *, retry: int = 0) -> None:
         self.engine, self.call, self.served, self.streamed = engine, call, served, streamed
+        self.retry = retry
         profile = decision.profile
         self.data_class = str(profile.data_class) if profile is not None else "public"
         self.started, self.t0 = time.time(), time.perf_counter()
@@ -228,7 +277,7 @@ class _Tracker:
             streamed=self.streamed, status=status, usage=usage, cost_usd=cost,
             latency_ms=latency, ttft_ms=self.ttft_ms, error_kind=error_kind,
             usage_estimated=estimated, task=call.task, caller=call.caller,
-            upstream_model=s.upstream_model, data_class=self.data_class,
+            upstream_model=s.upstream_model, data_class=self.data_class, retry=self.retry,
         ))
         return latency
 
@@ -294,6 +343,8 @@ class ChatStream:
             status, error_kind = "ok", None
         except errors.ProviderError as exc:
             status, error_kind = "error", exc.kind
+            key = (self.served.provider, self.served.model)
+            self._tracker.engine.resilience.breaker.on_failure(key, exc.kind)
             raise
         finally:
             await self._chunks.aclose()  # type: ignore[attr-defined]
@@ -323,7 +374,9 @@ class ChatStream:
         )
 
 
-def _exhausted(decision: Decision, last: errors.ProviderError | None) -> errors.AegisError:
+def _exhausted(
+    decision: Decision, last: errors.ProviderError | None, skipped: Sequence[str] = ()
+) -> errors.AegisError:
     """Every candidate failed. A lone candidate's own error is the most useful answer --
     unless policy is why it was alone: then say so (503), never just "upstream failed"."""
     restricted = {e["rule"] for e in decision.record.get("excluded", ())} & {"privacy", "airgap"}
@@ -331,6 +384,8 @@ def _exhausted(decision: Decision, last: errors.ProviderError | None) -> errors.
         return last
     tried = ", ".join(c.label for c in decision.candidates)
     detail = f" (last error: {last.message})" if last is not None else ""
+    if skipped:
+        detail += f" (skipped: {'; '.join(skipped)})"
     if "privacy" in restricted and decision.profile is not None:
         dc = decision.profile.data_class
         return errors.NoCandidateAvailable(

@@ -48,7 +48,7 @@ class Attempt:
     model: str
     route: str
     reason: str
-    attempt: int
+    attempt: int  # index in the fallback chain
     streamed: bool
     status: str  # "ok" | "error" | "cancelled"
     usage: Usage
@@ -61,6 +61,7 @@ class Attempt:
     caller: Caller = ANONYMOUS
     upstream_model: str = ""
     data_class: str = "public"  # effective class: declared, raised by detection
+    retry: int = 0  # 0 = first try on this candidate, 1 = first retry, ...
 
 
 class Recorder:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import random
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -77,6 +79,7 @@ class FakeUpstream:
         self._faults: deque[Fault] = deque()
         self._routes: dict[tuple[str, str], Handler] = {}
         self._runner: ServerThread | None = None
+        self._chaos: tuple[float, list[Fault], random.Random] | None = None
         self.port = 0
         self.disconnects = 0  # streams the client abandoned before the end
         self.frames_sent = 0  # stream frames actually written, across requests
@@ -91,9 +94,14 @@ class FakeUpstream:
         """Queue a fault: ``fake.fail(status=503, times=2)``."""
         self._faults.append(fault or Fault(**kwargs))
 
+    def chaos(self, rate: float, faults: list[Fault], seed: int = 0) -> None:
+        """From now on, each request draws a random fault from ``faults`` with probability ``rate``."""
+        self._chaos = (rate, faults, random.Random(seed))
+
     def reset(self) -> None:
         self.requests.clear()
         self._faults.clear()
+        self._chaos = None
         self.disconnects = 0
         self.frames_sent = 0
 
@@ -161,6 +169,10 @@ class FakeUpstream:
 
     def _take_fault(self) -> Fault | None:
         if not self._faults:
+            if self._chaos is not None:
+                rate, faults, rng = self._chaos
+                if rng.random() < rate:
+                    return dataclasses.replace(rng.choice(faults))
             return None
         fault = self._faults[0]
         fault.times -= 1

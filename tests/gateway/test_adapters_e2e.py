@@ -28,6 +28,7 @@ TOOL = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
 PNG_BYTES = b"\x89PNG\r\n\x1a\nfake-image"
 PNG = "data:image/png;base64," + base64.b64encode(PNG_BYTES).decode()
+FAST_RETRIES = {"retries": 2, "backoff": {"base_s": 0.01, "max_s": 0.02}}
 PRICES = {"input_per_mtok": 1.0, "output_per_mtok": 2.0, "context_window": 100_000,
           "max_output": 4096, "capabilities": ["tools", "vision", "json"]}
 
@@ -85,6 +86,7 @@ def upstream(request: pytest.FixtureRequest, upstreams: dict[str, Upstream]) -> 
 @pytest.fixture
 def gateway(upstream: Upstream, make_gateway: Callable[[dict[str, Any]], Gateway]) -> Gateway:
     return make_gateway({
+        "resilience": FAST_RETRIES,
         "providers": {"up": upstream.provider},
         "models": [{"name": "chat-model", "provider": "up", "model": upstream.upstream_model,
                     **PRICES}],
@@ -162,11 +164,22 @@ def test_image_input(gateway: Gateway, upstream: Upstream):
     (503, openai.APIStatusError), (429, openai.RateLimitError)])
 def test_upstream_errors_are_translated(gateway: Gateway, upstream: Upstream, status: int,
                                         error: type[Exception]):
-    upstream.fake.fail(status=status)
+    upstream.fake.fail(status=status, times=10)
     with pytest.raises(error) as info:
         gateway.openai().chat.completions.create(
             model="chat-model", messages=[{"role": "user", "content": "hi"}])
     assert info.value.status_code == (502 if status == 503 else 429)
     body = info.value.body
     assert set(body) >= {"message", "type", "code"} and "up" in body["message"]
-    assert gateway.recorder.attempts[-1].status == "error"
+    attempts = gateway.recorder.attempts
+    assert [a.status for a in attempts] == ["error"] * 3  # the first try and two retries
+    assert [a.retry for a in attempts] == [0, 1, 2]
+
+
+def test_transient_upstream_failure_is_retried(gateway: Gateway, upstream: Upstream):
+    upstream.fake.fail(status=503)
+    out = gateway.openai().chat.completions.create(
+        model="chat-model", messages=[{"role": "user", "content": "hi"}])
+    assert out.choices[0].message.content.startswith("echo: hi")
+    assert [a.status for a in gateway.recorder.attempts] == ["error", "ok"]
+    assert len(upstream.fake.requests) == 2

@@ -214,11 +214,13 @@ def test_upstream_auth_failure_is_502_naming_provider_not_key(fake_openai: FakeO
 
 
 def test_upstream_rate_limit_passes_retry_after(gateway: Gateway, fake_openai: FakeOpenAI):
-    fake_openai.fail(status=429, retry_after="7")
+    # beyond the retry_after_max_s ceiling (20 s): not waited for, passed to the client
+    fake_openai.fail(status=429, retry_after="60")
     with pytest.raises(openai.RateLimitError) as info:
         gateway.openai().chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
-    assert info.value.response.headers["retry-after"] == "7"
+    assert info.value.response.headers["retry-after"] == "60"
+    assert len(fake_openai.requests) == 1
     assert gateway.recorder.attempts[-1].error_kind == "rate_limited"
 
 

@@ -45,6 +45,7 @@ def cloud(fakes: tuple[FakeOllama, FakeOpenAI]) -> FakeOpenAI:
 
 def gateway_config(local_url: str, cloud_url: str, **extra: Any) -> dict[str, Any]:
     return {
+        "resilience": {"backoff": {"base_s": 0.01, "max_s": 0.02}},
         "providers": {
             "lan": {"kind": "ollama", "base_url": local_url, "locality": "local",
                     "timeout_s": 0.5},
@@ -131,7 +132,7 @@ def test_control_public_request_does_fall_back_to_cloud(gateway, local, cloud):
 @pytest.mark.parametrize("case", ["email", "declared-header"])
 def test_local_slow_times_out_without_leaking(gateway, local, cloud, case):
     messages, kwargs = SENSITIVE[case]
-    local.fail(hang_before_headers=2.0)
+    local.fail(hang_before_headers=2.0, times=10)
     with pytest.raises(openai.APIStatusError) as info:
         ask(gateway, messages, **kwargs)
     assert info.value.status_code == 503

@@ -25,6 +25,7 @@ from aegis.http import Timeouts
 from aegis.providers import presets
 from aegis.providers.base import Provider, Secret
 from aegis.providers.registry import Registry, default_registry
+from aegis.resilience.config import PROVIDER_KEYS, ResilienceSettings, build_settings
 from aegis.routing.policy import RoutingPolicy, build_policy
 
 DEFAULT_PATH = "aegis.yaml"
@@ -42,6 +43,8 @@ class Settings:
     raw: AegisConfig
     source: str  # file path, or "built-in default"
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
+    resilience: ResilienceSettings = field(
+        default_factory=lambda: build_settings({}, {}))
     notes: tuple[str, ...] = ()  # start-up remarks worth logging
 
 
@@ -97,13 +100,22 @@ def from_dict(
             if provider is not None:
                 providers[name] = provider
     catalog = _servable(load_catalog(), cfg, providers, problems)
+    try:
+        resilience = build_settings(
+            cfg.resilience,
+            {name: dict(pcfg.model_extra or {}) for name, pcfg in cfg.providers.items()})
+    except ConfigError as exc:
+        problems += exc.message.splitlines()
+        resilience = build_settings({}, {})
     if problems:
         raise ConfigError(_report(source, problems))
     policy = build_policy(cfg.routing, cfg.routes, cfg.rules, env)
-    notes = () if providers else ("no providers configured: every request will fail",)
+    notes: tuple[str, ...] = () if providers else (
+        "no providers configured: every request will fail",)
     if policy.airgap:
         notes += ("airgap mode: only local providers will be used",)
-    return Settings(cfg.server, providers, catalog, cfg.defaults, cfg, source, policy, notes)
+    return Settings(cfg.server, providers, catalog, cfg.defaults, cfg, source, policy,
+                    resilience, notes)
 
 
 def default_config(env: Mapping[str, str]) -> dict[str, Any]:
@@ -146,7 +158,7 @@ def _provider(
         return None
     if preset is not None and preset.kind != kind:
         preset = None  # e.g. an "ollama" provider pointed at Ollama's OpenAI-compatible /v1
-    options = dict(pcfg.model_extra or {})
+    options = {k: v for k, v in (pcfg.model_extra or {}).items() if k not in PROVIDER_KEYS}
     for key in options:
         if key not in adapter.option_names:
             allowed = ", ".join(sorted(adapter.option_names)) or "none"

@@ -102,6 +102,7 @@ class GatewayApp:
             ("POST", "/v1/route"): self.route,
             ("GET", "/health/live"): self.live,
             ("GET", "/health/ready"): self.ready,
+            ("GET", "/admin/stats"): self.admin_stats,
         }
         self.paths = {path for _, path in self.routes}
 
@@ -188,16 +189,16 @@ class GatewayApp:
         except errors.AegisError as exc:
             if exc.decision is None:
                 raise
-            status, headers, body = error_response(exc)
-            payload = orjson.loads(body)
+            status, headers, encoded = error_response(exc)
+            payload = orjson.loads(encoded)
             payload["decision"] = exc.decision
             await _send(send, status, headers, orjson.dumps(payload))
             return
-        body = {"route": decision.route, "reason": decision.reason,
-                "candidates": [c.label for c in decision.candidates],
-                "decision": decision.record}
+        answer = {"route": decision.route, "reason": decision.reason,
+                  "candidates": [c.label for c in decision.candidates],
+                  "decision": decision.record}
         await _send(send, 200, [_JSON, (b"x-aegis-request-id", request.id.encode())],
-                    orjson.dumps(body))
+                    orjson.dumps(answer))
 
     async def embeddings(self, request: Request, send: Send) -> None:
         data = await request.json(self.body_limit)
@@ -232,11 +233,21 @@ class GatewayApp:
         await _send(send, 200, [_JSON], b'{"status":"ok"}')
 
     async def ready(self, request: Request, send: Send) -> None:
-        providers = {name: {"kind": p.kind, "locality": p.locality, "state": "healthy"}
-                     for name, p in self.settings.providers.items()}
-        ready = bool(providers)
-        body = {"status": "ready" if ready else "unavailable", "providers": providers}
+        """200 while at least one provider can serve; each provider's state either way."""
+        health = self.engine.resilience.health
+        ready = bool(self.settings.providers) and health.ready()
+        body = health.snapshot()
+        for name, info in body.get("providers", {}).items():
+            provider = self.settings.providers.get(name)
+            if provider is not None and isinstance(info, dict):
+                info.update(kind=provider.kind, locality=provider.locality)
         await _send(send, 200 if ready else 503, [_JSON], orjson.dumps(body))
+
+    async def admin_stats(self, request: Request, send: Send) -> None:
+        res = self.engine.resilience
+        body = {"stats": res.stats.snapshot(), "breakers": res.breaker.snapshot(),
+                "health": res.health.status()}
+        await _send(send, 200, [_JSON], orjson.dumps(body))
 
     # -- lifecycle ---------------------------------------------------------------
 

@@ -1,0 +1,81 @@
+"""The ``aegis`` command, run as a user would (a subprocess, a YAML file)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import openai_config
+from tests.fakes.openai import FakeOpenAI
+
+
+def aegis(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    return subprocess.run([sys.executable, "-m", "aegis.cli", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd, env=env)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, fake_openai: FakeOpenAI) -> Path:
+    path = tmp_path / "aegis.yaml"
+    path.write_text(yaml.safe_dump(openai_config(fake_openai)))
+    return path
+
+
+def test_help_everywhere():
+    for args in ([], ["serve"], ["chat"], ["models"], ["route"]):
+        out = aegis(*args, "--help")
+        assert out.returncode == 0 and "usage: aegis" in out.stdout
+
+
+def test_models_table_and_json(config_file: Path):
+    out = aegis("models", "--config", str(config_file))
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["MODEL", "PROVIDER", "IN", "$/M", "OUT", "$/M", "CONTEXT",
+                                "CAPABILITIES"]
+    row = next(line for line in lines if line.startswith("qwen-plus "))
+    assert "dashscope" in row and "0.4" in row and "131,072" in row
+    rows = json.loads(aegis("models", "--json", "--config", str(config_file)).stdout)
+    assert any(r["name"] == "gpt-4o-mini" and r["provider"] == "openai" for r in rows)
+
+
+def test_chat_prints_the_answer_and_who_served_it(config_file: Path):
+    out = aegis("chat", "hello cli", "--model", "qwen-plus", "--config", str(config_file))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "echo: hello cli"
+    assert "dashscope/qwen-plus" in out.stderr
+    out = aegis("chat", "hi", "--model", "gpt-4o-mini", "--json", "--config", str(config_file))
+    result = json.loads(out.stdout)
+    assert result["provider"] == "openai" and result["usage"]["total_tokens"] > 0
+
+
+def test_chat_stream(config_file: Path):
+    out = aegis("chat", "a b c", "--model", "gpt-4o-mini", "--stream",
+                "--config", str(config_file))
+    assert out.returncode == 0 and out.stdout.strip() == "echo: a b c"
+
+
+def test_route_explains_without_calling(config_file: Path, fake_openai: FakeOpenAI):
+    out = aegis("route", "my card is 4111 1111 1111 1111", "--model", "gpt-4o-mini",
+                "--explain", "--config", str(config_file))
+    assert out.returncode == 1  # refused
+    assert "REFUSED" in out.stdout and "privacy" in out.stdout
+    assert "4111" not in out.stdout
+    out = aegis("route", "hello", "--strategy", "cost", "--explain", "--config",
+                str(config_file))
+    assert out.returncode == 0 and "candidates (in fallback order)" in out.stdout
+    assert fake_openai.requests == []
+
+
+def test_errors_exit_non_zero_with_a_message(config_file: Path, tmp_path: Path):
+    out = aegis("chat", "x", "--model", "nope", "--config", str(config_file))
+    assert out.returncode == 1 and "ModelNotFound" in out.stderr
+    out = aegis("models", "--config", str(tmp_path / "missing.yaml"))
+    assert out.returncode == 2 and "cannot read config file" in out.stderr
