@@ -11,8 +11,11 @@ import pytest
 from aegis.config import Settings, from_dict
 from aegis.engine import Attempt, Engine, Recorder
 from aegis.gateway import GatewayApp
+from aegis.keys import MasterKey
 from tests.fakes.openai import FakeOpenAI
 from tests.servers import ServerThread
+
+MEMORY_STORE = "sqlite:///:memory:"  # tests keep their ledgers in memory unless they say so
 
 
 class ListRecorder(Recorder):
@@ -26,11 +29,12 @@ class ListRecorder(Recorder):
 
 
 class Gateway:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, master: str | None = None) -> None:
         self.settings = settings
         self.recorder = ListRecorder()
         self.engine = Engine(settings, recorders=[self.recorder])
-        self.server = ServerThread(GatewayApp(self.engine), lifespan="on").start()
+        app = GatewayApp(self.engine, master=MasterKey.of(master) if master else None)
+        self.server = ServerThread(app, lifespan="on").start()
 
     @property
     def url(self) -> str:
@@ -60,6 +64,7 @@ def _reset_fakes(request: pytest.FixtureRequest) -> None:
 def openai_config(fake: FakeOpenAI, **extra: Any) -> dict[str, Any]:
     """Two OpenAI-compatible providers on one fake: they differ only by data."""
     return {
+        "storage": {"url": MEMORY_STORE},
         "resilience": {"backoff": {"base_s": 0.01, "max_s": 0.02}},
         "providers": {
             "openai": {"kind": "openai", "base_url": fake.base_url, "api_key": "sk-test-openai"},
@@ -82,11 +87,12 @@ def openai_config(fake: FakeOpenAI, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_gateway() -> Iterator[Callable[[dict[str, Any]], Gateway]]:
+def make_gateway() -> Iterator[Callable[..., Gateway]]:
     started: list[Gateway] = []
 
-    def make(config: dict[str, Any]) -> Gateway:
-        gateway = Gateway(from_dict(config, env={}))
+    def make(config: dict[str, Any], *, master: str | None = None) -> Gateway:
+        config = {"storage": {"url": MEMORY_STORE}, **config}
+        gateway = Gateway(from_dict(config, env={}), master=master)
         started.append(gateway)
         return gateway
 

@@ -8,12 +8,15 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from aegis.config import Settings
 from aegis.config import load as load_settings
 from aegis.errors import AegisError, ConfigError
 from aegis.types import Message
+
+if TYPE_CHECKING:
+    from aegis.ledger import LedgerStore
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,6 +83,36 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print the raw JSON")
     stats.set_defaults(func=_stats)
 
+    spend = command("spend", "Spend from the ledger, grouped and filtered; or export the rows.")
+    spend.add_argument("action", nargs="?", choices=["export"],
+                       help="'export' writes every ledger row in the window to --output")
+    spend.add_argument("--by", default="provider",
+                       choices=["provider", "model", "key", "team", "workspace", "day"])
+    spend.add_argument("--period", default=None, help="e.g. 2026-11 or 2026-11-22")
+    spend.add_argument("--since", default=None, help="ISO date/time (UTC)")
+    spend.add_argument("--until", default=None, help="ISO date/time (UTC), exclusive")
+    for name in ("provider", "model", "key", "team", "workspace"):
+        spend.add_argument(f"--{name}", default=None, help=f"only this {name}")
+    spend.add_argument("--format", default=None, choices=["table", "csv", "json"])
+    spend.add_argument("--output", "-o", default=None, help="file for 'export'")
+    spend.set_defaults(func=_spend)
+
+    budgets = command("budgets", "Each budget: spent, reserved, limit, utilisation, projection.")
+    budgets.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    budgets.set_defaults(func=_budgets)
+
+    keys = command("keys", "Create, list and revoke gateway API keys.")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("--name", default=None, help="key name (create) or name/id (revoke)")
+    keys.add_argument("--team", default=None)
+    keys.add_argument("--budget", type=float, default=None, help="the key's own budget in USD")
+    keys.add_argument("--period", default=None,
+                      choices=["daily", "weekly", "monthly", "total"])
+    keys.add_argument("--models", default=None, help="comma-separated allow-list")
+    keys.add_argument("--expires", default=None, help="e.g. 30d, 12h or 2026-12-31")
+    keys.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    keys.set_defaults(func=_keys)
+
     models = command("models", "List the models this configuration can serve.")
     models.add_argument("--json", action="store_true", help="print JSON instead of a table")
     models.set_defaults(func=_models)
@@ -93,7 +126,6 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or settings.server.host
     port = settings.server.port if args.port is None else args.port
     workers = args.workers or settings.server.workers
-    _banner(settings, host, port)
     kwargs: dict[str, Any] = dict(
         host=host, port=port, log_level="warning", access_log=False, lifespan="on",
         loop="uvloop" if _has("uvloop") else "asyncio",
@@ -101,18 +133,21 @@ def _serve(args: argparse.Namespace) -> int:
         # stop accepting, let in-flight requests finish up to the grace period, then flush
         timeout_graceful_shutdown=settings.resilience.config.shutdown_grace_s,
     )
+    from aegis.gateway import create_app
+
+    app = create_app(settings)
+    _banner(settings, host, port, open_access=app.auth.open())
     if workers > 1:
         if args.config:
             os.environ["AEGIS_CONFIG"] = os.path.abspath(args.config)
+        del app  # each worker builds its own
         uvicorn.run("aegis.gateway.app:create_app", factory=True, workers=workers, **kwargs)
     else:
-        from aegis.gateway import create_app
-
-        uvicorn.run(create_app(settings), **kwargs)  # type: ignore[arg-type]
+        uvicorn.run(app, **kwargs)
     return 0
 
 
-def _banner(settings: Settings, host: str, port: int) -> None:
+def _banner(settings: Settings, host: str, port: int, *, open_access: bool) -> None:
     out = sys.stderr
     print(f"aegis: config {settings.source}", file=out)
     for name, p in settings.providers.items():
@@ -120,6 +155,11 @@ def _banner(settings: Settings, host: str, port: int) -> None:
         print(f"aegis: provider {name} ({p.kind}, {p.locality}): {len(models)} model(s)", file=out)
     for note in settings.notes:
         print(f"aegis: warning: {note}", file=out)
+    if open_access:
+        where = "loopback only" if host in ("127.0.0.1", "localhost", "::1") else (
+            f"WARNING: reachable on {host}")
+        print(f"aegis: open access: no gateway keys and no AEGIS_MASTER_KEY ({where}); "
+              "create keys with `aegis keys create`", file=out)
     print(f"aegis: listening on http://{host}:{port}/v1", file=out)
 
 
@@ -206,6 +246,93 @@ def _stats(args: argparse.Namespace) -> int:
     body = resp.json()
     print(json.dumps(body, indent=2) if args.json
           else format_table(body["stats"], body["breakers"]))
+    return 0
+
+
+def _store(args: argparse.Namespace) -> LedgerStore:
+    from aegis.ledger import open_store
+
+    return open_store(load_settings(args.config).raw.storage.url)
+
+
+def _spend(args: argparse.Namespace) -> int:
+    from aegis.ledger import Filters
+    from aegis.ledger.reports import format_spend, spend_report, window
+
+    store = _store(args)
+    try:
+        if args.action == "export":
+            fmt: Literal["csv", "json"] = "json" if args.format == "json" else "csv"
+            if args.format == "table" or not args.output:
+                print("aegis: spend export needs --format csv|json and --output FILE",
+                      file=sys.stderr)
+                return 2
+            count = store.export(fmt, args.output, *window(args.period, args.since, args.until))
+            print(f"exported {count} rows to {args.output}", file=sys.stderr)
+            return 0
+        filters = Filters(provider=args.provider, model=args.model, key=args.key,
+                          team=args.team, workspace=args.workspace)
+        rows = spend_report(store, args.by, period=args.period, since=args.since,
+                            until=args.until, filters=filters)
+        print(format_spend(rows, args.by, args.format or "table"))
+        return 0
+    except ValueError as exc:
+        print(f"aegis: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
+def _budgets(args: argparse.Namespace) -> int:
+    from aegis.budget import BudgetManager, backend_for
+    from aegis.budget.manager import BUDGET_COLUMNS
+    from aegis.keys import KeyStore
+    from aegis.ledger.reports import format_records
+
+    settings = load_settings(args.config)
+    store = _store(args)
+    manager = BudgetManager(settings.budgets, backend_for(store))
+    try:
+        for budget in KeyStore(store).budgets():
+            manager.register(budget)
+        manager.restore()
+        rows = [s.to_dict() for s in manager.status()]
+        print(format_records(rows, BUDGET_COLUMNS, args.format))
+    finally:
+        manager.close()
+        store.close()
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from aegis.keys import KeyStore, parse_expiry
+    from aegis.ledger.reports import format_records
+
+    store = _store(args)
+    keys = KeyStore(store)
+    try:
+        if args.action == "create":
+            models = [m.strip() for m in args.models.split(",")] if args.models else None
+            expires = parse_expiry(args.expires) if args.expires else None
+            key_id, secret = keys.create(args.name or "", team=args.team,
+                                         budget_usd=args.budget, period=args.period,
+                                         models=models, expires_at=expires)
+            print(secret)
+            print(f"created key {args.name} ({key_id}); the secret above is shown only once",
+                  file=sys.stderr)
+        elif args.action == "list":
+            rows = [r.to_dict() for r in keys.list()]
+            columns = ("id", "name", "team", "status", "models", "budget_usd", "period",
+                       "created_at", "expires_at")
+            print(format_records(rows, columns, args.format))
+        else:
+            if not args.name:
+                print("aegis: keys revoke needs --name NAME_OR_ID", file=sys.stderr)
+                return 2
+            record = keys.revoke(args.name)
+            print(f"revoked key {record.name} ({record.id})", file=sys.stderr)
+    finally:
+        store.close()
     return 0
 
 

@@ -16,8 +16,19 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar
 
 from aegis import errors
+from aegis.budget import (
+    Alerter,
+    BudgetManager,
+    Denied,
+    Reservation,
+    backend_for,
+    reservation_amount,
+)
 from aegis.config import Settings
-from aegis.pricing import cost_usd
+from aegis.keys import KeyStore
+from aegis.ledger import LedgerStore, open_store
+from aegis.ledger.writer import LedgerWriter
+from aegis.pricing import cost_usd, worst_case_cost
 from aegis.providers.base import Adapter
 from aegis.providers.registry import Registry, default_registry
 from aegis.records import ANONYMOUS, Attempt, Caller, Recorder, Served
@@ -73,9 +84,23 @@ class Engine:
         registry: Registry | None = None,
         adapters: dict[str, Adapter] | None = None,
         recorders: Sequence[Recorder] = (),
+        store: LedgerStore | None = None,
     ) -> None:
         self.settings = settings
         registry = registry or default_registry()
+        self.store = store or open_store(settings.raw.storage.url)
+        self.ledger = LedgerWriter(self.store, spill_dir=_spill_dir(settings.raw.storage.url))
+        self.keys = KeyStore(self.store)
+        self.budgets = BudgetManager(
+            settings.budgets, backend_for(self.store, settings.server.workers),
+            reservation_ttl_s=max((p.timeouts.total for p in settings.providers.values()),
+                                  default=600.0) + 60,
+            alerter=Alerter(),
+        )
+        for budget in self.keys.budgets():
+            self.budgets.register(budget)
+        self._started = False
+        self._closed = False
         self.adapters: dict[str, Adapter] = dict(adapters or {})
         for name, provider in settings.providers.items():
             if name not in self.adapters:
@@ -92,22 +117,33 @@ class Engine:
             health=self.resilience.breaker.health_check,
         )
         self.recorders: list[Recorder] = [self.latency, *self.resilience.recorders,
-                                          *recorders]
+                                          self.ledger, *recorders]
 
     async def start(self) -> None:
         """Start-up checks (e.g. the local model file); raises ``ConfigError``.
 
         Also loads the tokenizer tables now, so the first request does not pay for it.
         """
+        if self._started:
+            return
+        self._started = True
         await asyncio.to_thread(warm_tokenizers)
+        await asyncio.to_thread(self.budgets.restore)  # a restart does not reset spend
         for adapter in self.adapters.values():
             await adapter.check()
         await self.resilience.start()
 
     async def aclose(self) -> None:
+        """Stop probes, close upstream clients, then settle and flush every record."""
+        if self._closed:
+            return
+        self._closed = True
         await self.resilience.stop()
         for adapter in self.adapters.values():
             await adapter.aclose()
+        await asyncio.to_thread(self.budgets.close)
+        await asyncio.to_thread(self.ledger.close)
+        await asyncio.to_thread(self.store.close)
 
     # -- chat -------------------------------------------------------------------
 
@@ -127,14 +163,15 @@ class Engine:
 
         async def attempt(cand: Candidate, tracker: _Tracker) -> Outcome:
             adapter = self.adapters[cand.provider.name]
-            completion = await adapter.complete(request, cand.upstream_model)
+            completion = await adapter.complete(_fit(request, cand), cand.upstream_model)
             usage, estimated = _usage(completion.usage, request, completion.content,
                                       cand.upstream_model)
             cost = cost_usd(usage, cand.model.prices)
             latency = tracker.record("ok", usage, cost, estimated=estimated)
             return Outcome(completion, tracker.served, usage, cost, latency)
 
-        return await self._first_success(self.route(request, call), call, attempt)
+        return await self._first_success(self.route(request, call), call, attempt,
+                                         bound=_chat_bound(request))
 
     async def stream(self, request: ChatRequest, call: Call | None = None) -> ChatStream:
         """Route and open a stream; falls back until some candidate yields its first chunk."""
@@ -142,7 +179,8 @@ class Engine:
         request = self.prepare(request)
 
         async def attempt(cand: Candidate, tracker: _Tracker) -> ChatStream:
-            chunks = self.adapters[cand.provider.name].stream(request, cand.upstream_model)
+            chunks = self.adapters[cand.provider.name].stream(_fit(request, cand),
+                                                              cand.upstream_model)
             try:
                 first = await anext(chunks)
             except StopAsyncIteration:
@@ -155,7 +193,7 @@ class Engine:
             return ChatStream(request, cand, tracker, chunks, first)
 
         return await self._first_success(
-            self.route(request, call), call, attempt, streamed=True
+            self.route(request, call), call, attempt, streamed=True, bound=_chat_bound(request)
         )
 
     # -- embeddings -------------------------------------------------------------
@@ -172,7 +210,10 @@ class Engine:
             tracker.record("ok", result.usage, cost_usd(result.usage, cand.model.prices))
             return result, tracker.served
 
-        return await self._first_success(decision, call, attempt)
+        size = sum(len(text.encode()) for text in request.input)
+        return await self._first_success(
+            decision, call, attempt, bound=lambda cand: worst_case_cost(size, 0, cand.model.prices)
+        )
 
     # -- the candidate loop -----------------------------------------------------
 
@@ -183,6 +224,7 @@ class Engine:
         attempt: Callable[[Candidate, _Tracker], Awaitable[_T]],
         *,
         streamed: bool = False,
+        bound: Callable[[Candidate], float],
     ) -> _T:
         """Try candidates in order, with retries, breakers and one overall deadline.
 
@@ -191,10 +233,16 @@ class Engine:
         back to the next; errors another model would not fix go straight back.
         For streams, ``attempt`` returns once the first chunk arrived, so nothing
         is ever retried after a byte could have reached the client.
+
+        Budgets: before each attempt the worst-case cost (``bound``) is reserved
+        against every applicable budget; the attempt's record settles it. A budget
+        with ``on_exceed: reject`` refuses the request (429); with ``downgrade``
+        the candidate is skipped and the next one -- typically cheaper -- tried.
         """
         res = self.resilience
         deadline = res.deadline()
         last: errors.ProviderError | None = None
+        denied: Denied | None = None
         skipped: list[str] = []
         for index, cand in enumerate(decision.candidates):
             key = (cand.provider.name, cand.model.name)
@@ -205,9 +253,21 @@ class Engine:
                 if not permit:
                     skipped.append(f"{cand.label}: {permit.reason}")
                     break
+                hold = await self._reserve(cand, call, bound)
+                if isinstance(hold, Denied):
+                    permit.release()
+                    if hold.on_exceed == "reject":
+                        raise hold.error()
+                    denied = hold
+                    skipped.append(f"{cand.label}: budget {hold.budget.name} exhausted")
+                    break
+                reason = decision.reason
+                if denied is not None:
+                    reason += f"; downgraded: budget {denied.budget.name} exhausted"
                 served = Served(call.request_id, cand.provider.name, cand.model.name,
-                                cand.upstream_model, decision.route, decision.reason, index)
-                tracker = _Tracker(self, call, served, streamed, decision, retry=tries)
+                                cand.upstream_model, decision.route, reason, index)
+                tracker = _Tracker(self, call, served, streamed, decision, retry=tries,
+                                   hold=hold)
                 tries += 1
                 try:
                     try:
@@ -239,7 +299,19 @@ class Engine:
                     raise
                 permit.success()
                 return result
+        if last is None and denied is not None:
+            raise denied.error()
         raise _exhausted(decision, last, skipped)
+
+    async def _reserve(self, cand: Candidate, call: Call,
+                       bound: Callable[[Candidate], float]) -> Reservation | Denied | None:
+        caller = call.caller
+        budgets = self.budgets.applicable(
+            cand.provider.name, cand.model.name, key_id=caller.key_id,
+            key_name=caller.key_name, team=caller.team, workspace=call.task.workspace)
+        if not budgets:
+            return None
+        return await self.budgets.areserve(budgets, bound(cand))
 
     def emit(self, attempt: Attempt) -> None:
         for recorder in self.recorders:
@@ -249,13 +321,14 @@ class Engine:
 class _Tracker:
     """Times one attempt and emits its record exactly once."""
 
-    __slots__ = ("call", "data_class", "engine", "retry", "served", "started", "streamed",
-                 "t0", "ttft_ms")
+    __slots__ = ("call", "data_class", "engine", "hold", "retry", "served", "started",
+                 "streamed", "t0", "ttft_ms")
 
     def __init__(self, engine: Engine, call: Call, served: Served, streamed: bool,
-                 decision: Decision, *, retry: int = 0) -> None:
+                 decision: Decision, *, retry: int = 0, hold: Reservation | None = None) -> None:
         self.engine, self.call, self.served, self.streamed = engine, call, served, streamed
         self.retry = retry
+        self.hold = hold
         profile = decision.profile
         self.data_class = str(profile.data_class) if profile is not None else "public"
         self.started, self.t0 = time.time(), time.perf_counter()
@@ -268,8 +341,11 @@ class _Tracker:
         self, status: str, usage: Usage = Usage(), cost: float = 0.0, *,
         error_kind: str | None = None, estimated: bool = False,
     ) -> float:
-        """Emit the attempt; returns its latency in ms."""
+        """Emit the attempt and settle its budget reservation; returns its latency in ms."""
         latency = (time.perf_counter() - self.t0) * 1000
+        if self.hold is not None:
+            self.engine.budgets.settle(self.hold, cost)
+            self.hold = None
         s, call = self.served, self.call
         self.engine.emit(Attempt(
             request_id=s.request_id, started_at=self.started, provider=s.provider,
@@ -280,6 +356,33 @@ class _Tracker:
             upstream_model=s.upstream_model, data_class=self.data_class, retry=self.retry,
         ))
         return latency
+
+
+def _fit(request: ChatRequest, cand: Candidate) -> ChatRequest:
+    """Cap the output at what the model can produce (the gateway default may exceed it)."""
+    cap = cand.model.max_output
+    if cap and request.max_tokens is not None and request.max_tokens > cap:
+        return replace(request, max_tokens=cap)
+    return request
+
+
+def _chat_bound(request: ChatRequest) -> Callable[[Candidate], float]:
+    """The worst-case cost of ``request`` on a candidate: what budgets reserve."""
+
+    def bound(cand: Candidate) -> float:
+        fitted = _fit(request, cand)
+        return reservation_amount(fitted.messages, fitted.tools, fitted.max_tokens or 0,
+                                  cand.model.prices)
+
+    return bound
+
+
+def _spill_dir(url: str) -> str | None:
+    """Where the ledger writer saves rows it cannot store (next to the database)."""
+    path = url.partition(":///")[2]
+    if not path or path == ":memory:":
+        return None
+    return os.path.dirname(os.path.abspath(path)) or None
 
 
 def _detector(name: str) -> Detector | None:

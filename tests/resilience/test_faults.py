@@ -75,7 +75,7 @@ def gateway(a: FakeOpenAI, b: FakeOpenAI, lan: FakeOllama,
         "routes": {"ab": {"models": ["a-chat", "b-chat"]}},
         "resilience": {"retries": 2, "backoff": {"base_s": 0.01, "max_s": 0.02},
                        "retry_after_max_s": 1.0, "deadline_s": 10,
-                       "breaker": {"failure_threshold": 4, "cooldown_s": 0.5,
+                       "breaker": {"failure_threshold": 4, "cooldown_s": 2.0,
                                    "min_requests": 1000}},
     })
 
@@ -219,7 +219,7 @@ def test_open_breaker_sends_nothing_until_its_probe(gateway, a, b):
     decision = gateway.engine.route(probe, Call())
     assert decision.record["excluded"][0]["rule"] == "unavailable"
     a.reset()  # a recovers
-    time.sleep(0.6)  # cooldown passes: half-open, one probe goes through
+    time.sleep(2.1)  # cooldown passes: half-open, one probe goes through
     assert ask(gateway).headers["x-aegis-provider"] == "a"
     assert len(a.requests) == 1
     assert ask(gateway).headers["x-aegis-provider"] == "a"  # closed again

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from aegis.budget.model import BudgetDef, parse_budgets
 from aegis.catalog import Catalog, ModelInfo, load_catalog
 from aegis.config.schema import AegisConfig, DefaultsConfig, ProviderConfig, ServerConfig
 from aegis.errors import ConfigError
@@ -45,6 +46,7 @@ class Settings:
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     resilience: ResilienceSettings = field(
         default_factory=lambda: build_settings({}, {}))
+    budgets: tuple[BudgetDef, ...] = ()
     notes: tuple[str, ...] = ()  # start-up remarks worth logging
 
 
@@ -107,6 +109,11 @@ def from_dict(
     except ConfigError as exc:
         problems += exc.message.splitlines()
         resilience = build_settings({}, {})
+    budgets: tuple[BudgetDef, ...] = ()
+    try:
+        budgets = parse_budgets(cfg.budgets)
+    except ConfigError as exc:
+        problems += exc.message.splitlines()
     if problems:
         raise ConfigError(_report(source, problems))
     policy = build_policy(cfg.routing, cfg.routes, cfg.rules, env)
@@ -115,7 +122,7 @@ def from_dict(
     if policy.airgap:
         notes += ("airgap mode: only local providers will be used",)
     return Settings(cfg.server, providers, catalog, cfg.defaults, cfg, source, policy,
-                    resilience, notes)
+                    resilience, budgets, notes)
 
 
 def default_config(env: Mapping[str, str]) -> dict[str, Any]:

@@ -60,6 +60,11 @@ class ModelConfig(BaseModel):
     provider: str | None = None
 
 
+class StorageConfig(_Strict):
+    url: str = "sqlite:///aegis.db"
+    store_prompts: bool = False  # prompt/completion text is never stored unless turned on
+
+
 class DefaultsConfig(_Strict):
     model: str = "auto"
     max_tokens: int = Field(1024, ge=1)  # cap applied when a client sets none
@@ -74,7 +79,7 @@ class AegisConfig(_Strict):
     routing: dict[str, Any] = Field(default_factory=dict)
     routes: dict[str, Any] = Field(default_factory=dict)
     rules: list[Any] = Field(default_factory=list)
-    storage: dict[str, Any] = Field(default_factory=dict)
+    storage: StorageConfig = Field(default_factory=lambda: StorageConfig())
     budgets: list[Any] = Field(default_factory=list)
     resilience: dict[str, Any] = Field(default_factory=dict)
     logging: dict[str, Any] = Field(default_factory=dict)

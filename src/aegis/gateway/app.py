@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,7 +24,12 @@ from aegis import errors, validation
 from aegis.config import Settings
 from aegis.config import load as load_settings
 from aegis.engine import Call, ChatStream, Engine, Served, new_request_id
+from aegis.gateway.auth import Authenticator
 from aegis.gateway.errors import error_response, sse_error
+from aegis.keys import MasterKey
+from aegis.ledger import Filters
+from aegis.ledger.reports import recent_rows, spend_report
+from aegis.records import ANONYMOUS, Caller
 from aegis.routing.metadata import task_from_http
 from aegis.types import ChatRequest
 
@@ -41,12 +47,13 @@ _DONE = b"data: [DONE]\n\n"
 
 
 class Request:
-    __slots__ = ("headers", "id", "receive", "scope")
+    __slots__ = ("caller", "headers", "id", "receive", "scope")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
         self.receive = receive
         self.id = new_request_id()
+        self.caller: Caller = ANONYMOUS
         self.headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                         for k, v in scope["headers"]}
 
@@ -67,6 +74,9 @@ class Request:
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
+
+    def query(self) -> dict[str, str]:
+        return dict(urllib.parse.parse_qsl(self.scope.get("query_string", b"").decode()))
 
     async def json(self, limit: int) -> Any:
         raw = await self.body(limit)
@@ -91,9 +101,10 @@ def served_headers(served: Served) -> Headers:
 
 
 class GatewayApp:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, master: MasterKey | None = None) -> None:
         self.engine = engine
         self.settings: Settings = engine.settings
+        self.auth = Authenticator(engine.keys, master, engine.budgets)
         self.body_limit = int(self.settings.server.max_body_mb * 1024 * 1024)
         self.routes: dict[tuple[str, str], Callable[[Request, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
@@ -103,6 +114,9 @@ class GatewayApp:
             ("GET", "/health/live"): self.live,
             ("GET", "/health/ready"): self.ready,
             ("GET", "/admin/stats"): self.admin_stats,
+            ("GET", "/admin/spend"): self.admin_spend,
+            ("GET", "/admin/budgets"): self.admin_budgets,
+            ("GET", "/admin/requests"): self.admin_requests,
         }
         self.paths = {path for _, path in self.routes}
 
@@ -120,6 +134,11 @@ class GatewayApp:
                 if scope["path"] in self.paths:
                     raise _MethodNotAllowed(f"{scope['method']} is not allowed on {scope['path']}")
                 raise _NotFound(f"no route for {scope['method']} {scope['path']}")
+            path: str = scope["path"]
+            if path.startswith("/v1/"):
+                request.caller = self.auth.caller(request.headers)
+            elif path.startswith("/admin/"):
+                self.auth.admin(request.headers)
             await handler(request, send)
         except errors.AegisError as exc:
             status, headers, body = error_response(exc)
@@ -133,7 +152,8 @@ class GatewayApp:
     async def chat_completions(self, request: Request, send: Send) -> None:
         data = await request.json(self.body_limit)
         chat = validation.chat_request(data)
-        call = Call(request.id, task_from_http(data.get("aegis"), request.headers))
+        call = Call(request.id, task_from_http(data.get("aegis"), request.headers),
+                    request.caller)
         if chat.stream:
             stream = await self.engine.stream(chat, call)
             await self._stream(request, send, chat, stream)
@@ -183,7 +203,8 @@ class GatewayApp:
         """The decision for a chat-completions body, without calling any model."""
         data = await request.json(self.body_limit)
         chat = self.engine.prepare(validation.chat_request(data))
-        call = Call(request.id, task_from_http(data.get("aegis"), request.headers))
+        call = Call(request.id, task_from_http(data.get("aegis"), request.headers),
+                    request.caller)
         try:
             decision = self.engine.route(chat, call)
         except errors.AegisError as exc:
@@ -204,7 +225,7 @@ class GatewayApp:
         data = await request.json(self.body_limit)
         embed = validation.embedding_request(data)
         task = task_from_http(data.get("aegis"), request.headers)
-        result, served = await self.engine.embed(embed, Call(request.id, task))
+        result, served = await self.engine.embed(embed, Call(request.id, task, request.caller))
         body = {
             "object": "list",
             "data": [{"object": "embedding", "index": i,
@@ -228,6 +249,32 @@ class GatewayApp:
             })
         await _send(send, 200, [_JSON, (b"x-aegis-request-id", request.id.encode())],
                     orjson.dumps({"object": "list", "data": rows}))
+
+    async def admin_spend(self, request: Request, send: Send) -> None:
+        """``?by=provider|model|key|team|workspace|day&period=2026-11`` or ``since``/``until``."""
+        q = request.query()
+        try:
+            rows = await asyncio.to_thread(
+                spend_report, self.engine.store, q.get("by", "provider"),
+                period=q.get("period"), since=q.get("since"), until=q.get("until"),
+                filters=Filters(provider=q.get("provider"), model=q.get("model"),
+                                key=q.get("key"), team=q.get("team"),
+                                workspace=q.get("workspace")))
+        except ValueError as exc:
+            raise errors.InvalidRequest(str(exc)) from None
+        await _send(send, 200, [_JSON], orjson.dumps({"data": [r.to_dict() for r in rows]}))
+
+    async def admin_budgets(self, request: Request, send: Send) -> None:
+        rows = await self.engine.budgets.astatus()
+        await _send(send, 200, [_JSON], orjson.dumps({"data": [r.to_dict() for r in rows]}))
+
+    async def admin_requests(self, request: Request, send: Send) -> None:
+        raw = request.query().get("limit", "100")
+        if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+            raise errors.InvalidRequest("limit: must be an integer from 1 to 10000",
+                                        param="limit")
+        rows = await asyncio.to_thread(recent_rows, self.engine.store, int(raw))
+        await _send(send, 200, [_JSON], orjson.dumps({"data": rows}))
 
     async def live(self, request: Request, send: Send) -> None:
         await _send(send, 200, [_JSON], b'{"status":"ok"}')
@@ -312,4 +359,4 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     """App factory; with no settings it loads ``$AEGIS_CONFIG`` (how workers find it)."""
     if settings is None:
         settings = load_settings(os.environ.get("AEGIS_CONFIG") or None)
-    return GatewayApp(Engine(settings))
+    return GatewayApp(Engine(settings), master=MasterKey.from_env())

@@ -1,0 +1,368 @@
+"""Reserve before the call, settle after: hard budget limits under any concurrency.
+
+The guarantee
+-------------
+For every budget and period, the backend maintains, in one atomic step per
+operation (a lock, or one SQLite ``BEGIN IMMEDIATE`` transaction shared by all
+worker processes)::
+
+    spent + reserved <= limit                                        (I)
+
+``reserve`` adds ``amount`` to ``reserved`` of *every* applicable budget only
+if (I) still holds for each of them afterwards (all or nothing); ``settle``
+moves a reservation to ``spent`` as ``reserved -= amount; spent += actual``;
+``release`` and expiry only lower ``reserved``. So (I) is preserved whenever
+``actual <= amount``, and since ``reserved >= 0``, **settled spend never exceeds
+the limit** — whatever the number of tasks, threads or processes. Amounts are
+integer nano-dollars, converted monotonically (``actual_usd <= amount_usd``
+implies the same in nano-dollars), so no rounding can break the inequality.
+
+Precisely, for one budget and period::
+
+    spent <= limit + sum(max(actual - reserved, 0))      over settlements that
+                                                          exceeded their reservation
+                   + sum(actual)                         over settlements that arrived
+                                                          after their reservation expired
+
+Both extra terms are zero when the reservation is a true worst case
+(``reservation_amount``: an upper bound of the prompt's tokens at the dearest
+input rate plus the request's ``max_tokens`` at the output rate) and settles
+within ``reservation_ttl_s``. If a provider bills more than the reservation
+(e.g. it ignored ``max_tokens``), the excess is still recorded — spend is never
+under-reported — and the budget is then closed (``spent + amount > limit`` for
+every non-zero request) until the period ends. A request whose worst case is
+zero (a free local model) is never blocked.
+
+Periods roll over at calendar boundaries (UTC) of the injected ``clock``: a
+reservation belongs to the period in which it was made, and a period's state is
+restored from the ledger the first time it is touched, so restarts do not reset
+spend. (A request that straddles midnight is counted in the period it was
+reserved in; after a restart the ledger attributes it by its start time.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from aegis.budget.alerts import Alerter, BudgetAlert
+from aegis.budget.backends import BudgetBackend, InMemoryBudgetBackend, Settled, StateKey
+from aegis.budget.model import BudgetDef, PeriodWindow, period_window
+from aegis.errors import BudgetExceeded
+from aegis.ledger.store import nusd_to_usd, usd_to_nusd, usd_to_nusd_ceil
+from aegis.pricing import Prices, worst_case_cost
+from aegis.tokens import upper_bound_prompt_tokens
+
+log = logging.getLogger("aegis.budget")
+BUDGET_COLUMNS = ("name", "scope", "period", "period_start", "spent_usd", "reserved_usd",
+                  "limit_usd", "utilisation", "projected_usd", "on_exceed")
+
+
+def reservation_amount(
+    messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None,
+    max_tokens: int, prices: Prices,
+) -> float:
+    """The worst-case USD cost of a chat request on one candidate (what to reserve)."""
+    return worst_case_cost(upper_bound_prompt_tokens(messages, tools), max_tokens, prices)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A granted hold on every budget in ``budgets``; settle or release it exactly once."""
+
+    token: str  # "" when nothing was held (no budgets, or a zero worst case)
+    budgets: tuple[BudgetDef, ...]
+    keys: tuple[StateKey, ...]
+    amount_nusd: int
+    expires_at: float
+
+    @property
+    def amount_usd(self) -> float:
+        return nusd_to_usd(self.amount_nusd)
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    budget: BudgetDef
+    spent_usd: float
+    reserved_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    """Which budgets refused a reservation, and what the caller should do."""
+
+    blocked: tuple[Blocked, ...]
+    amount_usd: float
+
+    @property
+    def on_exceed(self) -> str:
+        """``reject`` if any refusing budget says so, else ``downgrade``."""
+        return "reject" if any(b.budget.on_exceed == "reject" for b in self.blocked) \
+            else "downgrade"
+
+    @property
+    def budget(self) -> BudgetDef:
+        first = [b for b in self.blocked if b.budget.on_exceed == self.on_exceed]
+        return first[0].budget
+
+    def error(self) -> BudgetExceeded:
+        b = next(x for x in self.blocked if x.budget is self.budget)
+        left = max(b.budget.limit_usd - b.spent_usd - b.reserved_usd, 0.0)
+        return BudgetExceeded(
+            f"budget {b.budget.name!r} ({b.budget.scope}, {b.budget.period}) cannot cover "
+            f"this request: up to ${self.amount_usd:.6f} needed, ${left:.6f} of "
+            f"${b.budget.limit_usd:.2f} left", budget=b.budget.name,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    """One row of ``aegis budgets`` / ``GET /admin/budgets``."""
+
+    budget: BudgetDef
+    window: PeriodWindow
+    spent_usd: float
+    reserved_usd: float
+    utilisation: float  # spent / limit
+    projected_usd: float | None  # spent / elapsed fraction; None for "total"
+
+    def to_dict(self) -> dict[str, Any]:
+        b = self.budget
+        return {
+            "name": b.name, "scope": str(b.scope), "period": b.period,
+            "period_key": self.window.key,
+            "period_start": datetime.fromtimestamp(self.window.start, UTC).date().isoformat()
+            if self.window.end is not None else None,
+            "spent_usd": self.spent_usd, "reserved_usd": self.reserved_usd,
+            "limit_usd": b.limit_usd, "utilisation": self.utilisation,
+            "projected_usd": self.projected_usd, "on_exceed": b.on_exceed,
+        }
+
+
+class BudgetManager:
+    def __init__(
+        self,
+        budgets: Sequence[BudgetDef] = (),
+        backend: BudgetBackend | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        reservation_ttl_s: float = 900.0,
+        alerter: Alerter | None = None,
+    ) -> None:
+        self.backend = backend or InMemoryBudgetBackend()
+        self.clock = clock
+        self.reservation_ttl_s = reservation_ttl_s
+        self.alerter = alerter or Alerter()
+        self._budgets: tuple[BudgetDef, ...] = ()
+        self._by_name: dict[str, BudgetDef] = {}
+        self._token_prefix = secrets.token_hex(8) + "-"  # unique across processes
+        self._tokens = itertools.count()
+        self._index: dict[tuple[str, str | None], tuple[BudgetDef, ...]] = {}
+        self._windows: dict[str, tuple[float, float, StateKey]] = {}
+        self._thresholds: dict[str, tuple[tuple[float, int], ...]] = {}
+        self._executor = (ThreadPoolExecutor(1, thread_name_prefix="aegis-budget")
+                          if self.backend.blocking else None)
+        self._set(tuple(budgets))
+
+    # -- definitions ---------------------------------------------------------------
+
+    @property
+    def budgets(self) -> tuple[BudgetDef, ...]:
+        return self._budgets
+
+    def register(self, budget: BudgetDef) -> None:
+        """Add or replace a budget by name (e.g. a gateway key's own budget). Idempotent."""
+        if self._by_name.get(budget.name) == budget:
+            return  # the per-request fast path
+        current = dict(self._by_name)
+        current[budget.name] = budget
+        self._set(tuple(current.values()))
+
+    def _set(self, budgets: tuple[BudgetDef, ...]) -> None:
+        index: dict[tuple[str, str | None], list[BudgetDef]] = {}
+        for b in budgets:
+            index.setdefault((b.scope.kind, b.scope.value), []).append(b)
+            self._thresholds[b.name] = tuple(
+                (t, int((Decimal(repr(t)) * b.limit_nusd).to_integral_value(ROUND_CEILING)))
+                for t in b.alert_at
+            )
+        self._index = {k: tuple(v) for k, v in index.items()}
+        self._windows = {}
+        self._by_name = {b.name: b for b in budgets}
+        self._budgets = budgets
+
+    def applicable(
+        self, provider: str | None, model: str | None, *, key_id: str | None = None,
+        key_name: str | None = None, team: str | None = None, workspace: str | None = None,
+    ) -> tuple[BudgetDef, ...]:
+        """Every budget that covers a request to ``provider``/``model`` by this caller."""
+        index = self._index
+        found = list(index.get(("global", None), ()))
+        for kind, value in (("provider", provider), ("model", model), ("key", key_id),
+                            ("key", key_name), ("team", team), ("workspace", workspace)):
+            if value is not None:
+                found += index.get((kind, value), ())
+        return tuple(dict.fromkeys(found)) if len(found) > 1 else tuple(found)
+
+    def _key(self, b: BudgetDef, now: float) -> StateKey:
+        """The state key of ``b``'s period containing ``now`` (cached until it ends)."""
+        cached = self._windows.get(b.name)
+        if cached is not None and cached[0] <= now < cached[1]:
+            return cached[2]
+        w = period_window(b.period, now)
+        key = (b.name, str(b.scope), w.key)
+        self._windows[b.name] = (w.start, w.end if w.end is not None else math.inf, key)
+        return key
+
+    # -- reserve / settle ------------------------------------------------------------
+
+    def reserve(self, budgets: Sequence[BudgetDef], amount_usd: float) -> Reservation | Denied:
+        """Hold ``amount_usd`` (a worst case) on all ``budgets`` at once, or on none."""
+        now = self.clock()
+        budgets = tuple(budgets) if len(budgets) < 2 else tuple(dict.fromkeys(budgets))
+        keys = tuple(self._key(b, now) for b in budgets)
+        amount = usd_to_nusd_ceil(amount_usd)
+        expires = now + self.reservation_ttl_s
+        if not budgets or amount <= 0:
+            return Reservation("", budgets, keys, 0, expires)
+        token = f"{self._token_prefix}{next(self._tokens)}"
+        short = self.backend.reserve(token, keys, [b.limit_nusd for b in budgets], amount,
+                                     expires, now)
+        if not short:
+            return Reservation(token, budgets, keys, amount, expires)
+        return Denied(tuple(Blocked(budgets[s.index], nusd_to_usd(s.spent_nusd),
+                                    nusd_to_usd(s.reserved_nusd)) for s in short),
+                      nusd_to_usd(amount))
+
+    async def areserve(
+        self, budgets: Sequence[BudgetDef], amount_usd: float
+    ) -> Reservation | Denied:
+        """``reserve`` without blocking the event loop (SQLite runs on the budget thread)."""
+        if self._executor is None:
+            return self.reserve(budgets, amount_usd)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.reserve, budgets, amount_usd)
+
+    def settle(self, reservation: Reservation, actual_usd: float) -> None:
+        """Charge the actual cost and return the hold. Never blocks, never raises."""
+        if not reservation.budgets:
+            return
+        self._submit(self._settle, reservation, usd_to_nusd(actual_usd))
+
+    def release(self, reservation: Reservation) -> None:
+        """Return an unused hold (the upstream call was never made)."""
+        if reservation.token:
+            self._submit(self._release, reservation)
+
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        if self._executor is None:
+            fn(*args)
+            return
+        try:
+            self._executor.submit(fn, *args)
+        except RuntimeError:  # shut down: run inline rather than lose the settlement
+            fn(*args)
+
+    def _settle(self, r: Reservation, actual: int) -> None:
+        # Retried on the budget thread (never on the event loop): a dropped
+        # settlement would under-count spend once its reservation expires.
+        tries = 3 if self._executor is not None else 1
+        for attempt in range(tries):
+            try:
+                results = self.backend.settle(r.token, r.keys, actual, self.clock())
+                break
+            except Exception:
+                log.exception("budget settlement failed (%s, $%s, try %d of %d)", r.token,
+                              nusd_to_usd(actual), attempt + 1, tries)
+                if attempt + 1 < tries:
+                    time.sleep(0.1 * 2**attempt)
+        else:
+            return
+        if actual > r.amount_nusd and results:
+            log.warning("actual cost $%.9f exceeded the reservation $%.9f (budgets %s)",
+                        nusd_to_usd(actual), r.amount_usd, ", ".join(b.name for b in r.budgets),
+                        extra={"event": "budget_overrun"})
+        for b, key, s in zip(r.budgets, r.keys, results, strict=False):
+            self._check_alerts(b, key, s)
+
+    def _release(self, r: Reservation) -> None:
+        try:
+            self.backend.release(r.token, self.clock())
+        except Exception:
+            log.exception("budget release failed (%s); it will expire", r.token)
+
+    def _check_alerts(self, b: BudgetDef, key: StateKey, s: Settled) -> None:
+        for threshold, at in self._thresholds.get(b.name, ()):
+            if s.before_nusd < at <= s.after_nusd:
+                self.alerter.emit(BudgetAlert(
+                    budget=b.name, scope=str(b.scope), period=key[2],
+                    spend_usd=nusd_to_usd(s.after_nusd), limit_usd=b.limit_usd,
+                    threshold=threshold, at=self.clock(),
+                ), b.webhook)
+
+    def expire(self) -> int:
+        """Return reservations past their TTL (also done lazily, once a second, by reserve)."""
+        return self.backend.expire(self.clock())
+
+    # -- state -------------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Load every budget's current period from the ledger now (call on startup)."""
+        now = self.clock()
+        self.backend.restore([self._key(b, now) for b in self._budgets])
+
+    def status(self, now: float | None = None) -> list[BudgetStatus]:
+        """Spent, reserved, limit, utilisation and projected period-end spend per budget."""
+        now = self.clock() if now is None else now
+        self.backend.expire(now)  # show holds of dead requests as released
+        windows = [period_window(b.period, now) for b in self._budgets]
+        states = self.backend.state([(b.name, str(b.scope), w.key)
+                                     for b, w in zip(self._budgets, windows, strict=True)])
+        out = []
+        for b, w, (spent, reserved) in zip(self._budgets, windows, states, strict=True):
+            limit = b.limit_nusd
+            fraction = w.elapsed_fraction(now)
+            out.append(BudgetStatus(
+                b, w, nusd_to_usd(spent), nusd_to_usd(reserved),
+                spent / limit if limit else (1.0 if spent else 0.0),
+                nusd_to_usd(round(spent / fraction)) if fraction else None,
+            ))
+        return out
+
+    budgets_report = status
+
+    async def astatus(self, now: float | None = None) -> list[BudgetStatus]:
+        if self._executor is None:
+            return self.status(now)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.status,
+                                                                now)
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Wait for queued settlements (SQLite backend) and webhooks."""
+        if self._executor is not None:
+            self._executor.submit(lambda: None).result(timeout)
+        self.alerter.flush(timeout)
+
+    def close(self) -> None:
+        """Finish queued settlements, stop the threads, close the backend."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self.alerter.close()
+        self.backend.close()
+
+
+__all__ = [
+    "BUDGET_COLUMNS", "Blocked", "BudgetManager", "BudgetStatus", "Denied", "Reservation",
+    "reservation_amount",
+]
