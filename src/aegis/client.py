@@ -141,6 +141,7 @@ class Aegis:
         """One answer. ``params`` are OpenAI parameters (``max_tokens``, ``temperature``,
         ``response_format``, …) and task metadata (``data_class``, ``quality``, …)."""
         request, task = self._request(messages, model, tools, task, params, stream=False)
+        await self.engine.start()
         outcome = await self.engine.complete(request, Call(task=task))
         s = outcome.served
         return ChatResult(outcome.completion, s.request_id, s.provider, s.model, s.route,
@@ -157,6 +158,7 @@ class Aegis:
     ) -> StreamHandle:
         """Open a stream (routing and fallback happen before this returns)."""
         request, task = self._request(messages, model, tools, task, params, stream=True)
+        await self.engine.start()
         return StreamHandle(await self.engine.stream(request, Call(task=task)))
 
     async def embed(
@@ -164,6 +166,7 @@ class Aegis:
     ) -> EmbeddingResult:
         body = {"model": model, "input": [inputs] if isinstance(inputs, str) else list(inputs)}
         request = validation.embedding_request(body)
+        await self.engine.start()
         result, served = await self.engine.embed(request, Call(task=task or Task()))
         return EmbeddingResult(result.vectors, served.request_id, served.provider,
                                served.model, result.usage)

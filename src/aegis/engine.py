@@ -99,7 +99,7 @@ class Engine:
         )
         for budget in self.keys.budgets():
             self.budgets.register(budget)
-        self._started = False
+        self._starting: asyncio.Future[None] | None = None
         self._closed = False
         self.adapters: dict[str, Adapter] = dict(adapters or {})
         for name, provider in settings.providers.items():
@@ -124,9 +124,11 @@ class Engine:
 
         Also loads the tokenizer tables now, so the first request does not pay for it.
         """
-        if self._started:
-            return
-        self._started = True
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start())
+        await asyncio.shield(self._starting)  # concurrent first callers all wait for it
+
+    async def _start(self) -> None:
         await asyncio.to_thread(warm_tokenizers)
         await asyncio.to_thread(self.budgets.restore)  # a restart does not reset spend
         for adapter in self.adapters.values():

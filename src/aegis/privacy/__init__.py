@@ -26,6 +26,7 @@ from aegis.privacy.detectors import (
     build_detector,
 )
 from aegis.privacy.messages import DEFAULT_DETECTOR, iter_message_texts, scan_messages, scan_request
+from aegis.privacy.presidio import PresidioDetector, PresidioUnavailable
 
 __all__ = [
     "DEFAULT_DETECTOR",
@@ -36,6 +37,8 @@ __all__ = [
     "DataClass",
     "Detector",
     "Finding",
+    "PresidioDetector",
+    "PresidioUnavailable",
     "RegexDetector",
     "Scan",
     "build_detector",

@@ -7,6 +7,9 @@ removed, upper-case) and never raise on malformed input -- they return False.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 __all__ = [
     "bsn_valid",
     "card_number_valid",
@@ -78,7 +81,7 @@ def card_number_valid(digits: str) -> bool:
 
 
 # ISO 13616 registry: country code -> IBAN length.
-IBAN_LENGTHS: dict[str, int] = {
+IBAN_LENGTHS: Mapping[str, int] = MappingProxyType({
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22,
     "BH": 22, "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24,
     "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18,
@@ -90,7 +93,7 @@ IBAN_LENGTHS: dict[str, int] = {
     "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31,
     "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
-}  # fmt: skip
+})  # fmt: skip
 
 
 def iban_valid(iban: str) -> bool:
@@ -177,14 +180,35 @@ def nir_valid(nir: str) -> bool:
     return 97 - int(body) % 97 == int(nir[13:])
 
 
-_CF_ODD = dict(
-    zip(
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        (1, 0, 5, 7, 9, 13, 15, 17, 19, 21)
-        + (1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22)
-        + (25, 24, 23),
-        strict=True,
-    )
+# Value of each character in an odd (1st, 3rd, ...) position.
+_CF_ODD_VALUES: tuple[int, ...] = (
+    1,
+    0,
+    5,
+    7,
+    9,
+    13,
+    15,
+    17,
+    19,
+    21,
+    1,
+    0,
+    5,
+    7,
+    9,
+    13,
+    15,
+    17,
+    19,
+    21,
+    2,
+    4,
+    18,
+)
+_CF_ODD_VALUES += (20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23)
+_CF_ODD: Mapping[str, int] = MappingProxyType(
+    dict(zip("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", _CF_ODD_VALUES, strict=True))
 )
 
 

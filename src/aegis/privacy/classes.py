@@ -14,7 +14,9 @@ to drive a later redaction pass, nothing more.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 __all__ = ["HEALTH_KINDS", "DataClass", "Finding", "Scan", "combine_findings", "scan_result"]
@@ -74,7 +76,7 @@ class DataClass(enum.Enum):
         return self.value
 
 
-_RANK: dict[DataClass, int] = {member: i for i, member in enumerate(DataClass)}
+_RANK: Mapping[DataClass, int] = MappingProxyType({m: i for i, m in enumerate(DataClass)})
 
 # Kinds that are health information in themselves: together with any PII
 # finding anywhere in the same request they make the whole request PHI.
@@ -85,8 +87,9 @@ HEALTH_KINDS: frozenset[str] = frozenset({"health", "medical_record", "icd10", "
 class Finding:
     """One detection. Never holds the matched text -- only what and where.
 
-    ``message_index`` is the index in ``messages`` (-1 for tool definitions and
-    for a bare ``scan_text`` call); ``location`` is the path inside the message
+    ``message_index`` is the index in ``messages`` (-1 outside them: tool
+    definitions, ``response_format``, extra parameters, a bare ``scan_text``
+    call); ``location`` is the path inside the message
     (``"content"``, ``"content[2]"``, ``"tool_calls[0].function.arguments"``,
     ...); ``start``/``end`` is the character span in the scanned string, or -1
     when the string was JSON and was scanned in a normalised form.
@@ -177,4 +180,3 @@ def scan_result(
     return Scan(
         data_class=max(declared, combine_findings(found)), findings=found, declared=declared
     )
-

@@ -38,20 +38,29 @@ quads right after a version keyword (``version 1.2.3.4``, ``v1.2.3.4``,
 are placeholders, not addresses. Identifiers whose checksum fails (Luhn,
 mod-97, Verhoeff, ...) are not identifiers. Numbers right after an order /
 invoice / tracking / SKU / ISBN label are not phone numbers unless a phone
-word is closer.
+word is closer; amounts (a currency next to them) and dates never are.
 
-Speed: candidates come from precompiled, linear-time patterns behind cheap
-pre-filters (no digit -> no numeric detector; no ``@`` -> no e-mail pass);
-validation happens only on the few candidates. ``bench/privacy_eval.py``
-measures it.
+Phone numbers: a number is flagged on its format alone when the format is a
+phone plan's (``+`` / ``00`` international, NANP 3-3-4, French 2-2-2-2-2,
+trunk-prefixed national numbers such as ``030 1234567`` or ``07700900461``,
+Indian 5-5, Spanish and Italian mobiles); any other 8-13 digit run needs a
+phone word before it ("call", "Tel", "Handy", "portable", ...).
+
+Speed: one lexicon pass finds every keyword (``aegis.privacy.lexicon``); one
+digit-cluster pass feeds every numeric validator; full-text patterns start
+with a character class so ``re`` skips ahead; no pattern can backtrack
+catastrophically. No digit -> no numeric work; no ``@`` -> no e-mail work.
+``bench/privacy_eval.py`` measures it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from aegis.privacy import patterns as p
@@ -69,7 +78,8 @@ from aegis.privacy.checksums import (
     verhoeff_valid,
 )
 from aegis.privacy.classes import DataClass, Finding
-from aegis.privacy.health import find_health_context
+from aegis.privacy.health import health_context
+from aegis.privacy.lexicon import LEXICON, lowercase
 
 __all__ = [
     "DETECTOR_NAMES",
@@ -83,22 +93,24 @@ __all__ = [
 PII, PHI, CONFIDENTIAL = DataClass.PII, DataClass.PHI, DataClass.CONFIDENTIAL
 
 # The class each regex kind carries ("health" is configurable, see above).
-KIND_CLASSES: dict[str, DataClass] = {
-    "email": PII,
-    "phone": PII,
-    "ssn": PII,
-    "credit_card": PII,
-    "iban": PII,
-    "national_id": PII,
-    "ip_address": PII,
-    "date_of_birth": PII,
-    "passport": PII,
-    "person_name": PII,
-    "medical_record": PHI,
-    "icd10": PHI,
-    "health": PHI,
-    "confidential": CONFIDENTIAL,
-}
+KIND_CLASSES: Mapping[str, DataClass] = MappingProxyType(
+    {
+        "email": PII,
+        "phone": PII,
+        "ssn": PII,
+        "credit_card": PII,
+        "iban": PII,
+        "national_id": PII,
+        "ip_address": PII,
+        "date_of_birth": PII,
+        "passport": PII,
+        "person_name": PII,
+        "medical_record": PHI,
+        "icd10": PHI,
+        "health": PHI,
+        "confidential": CONFIDENTIAL,
+    }
+)
 
 
 @runtime_checkable
@@ -114,8 +126,7 @@ class Detector(Protocol):
 
 
 Add = Callable[[str, DataClass, int, int], None]
-Spans = list[tuple[int, int]]
-Anchors = dict[str, list[tuple[int, int]]]
+Anchors = dict[str, list[tuple[int, int]]]  # lexicon family -> spans
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,25 +149,31 @@ class RegexDetector:
         def add(kind: str, data_class: DataClass, start: int, end: int) -> None:
             findings.append(Finding(kind, data_class, start=start, end=end, detector=detector))
 
-        claimed: Spans = []
+        lowered = lowercase(text)
+        hits = LEXICON.find(text, lowered)
+        anchors = _group(hits)
+        doses: list[tuple[int, int]] = []
         if "@" in text:
             _emails(text, add)
+        claims = _Claims(len(text))
         if p.DIGIT.search(text) is not None:
-            anchors = _anchors(text)
-            _ibans(text, add, claimed)
-            _cards(text, add, claimed)
-            _national_ids(text, add, claimed, anchors)
-            _ssns(text, add, claimed, anchors)
-            _ipv4(text, add, claimed)
+            context = _Context(anchors)
+            clusters = [m.span() for m in p.CLUSTER.finditer(text)]
+            _ibans(text, add, claims)
+            _alpha_ids(text, add, claims)
+            _numeric(text, clusters, add, claims, context, anchors)
             if text.count(":") >= 2:
-                _ipv6(text, add, claimed)
-            _dates_of_birth(text, add, claimed, anchors)
-            _anchored_values(text, add, claimed, anchors)
-            _phones(text, add, claimed)
-        _names(text, add)
-        for m in p.CONFIDENTIAL.finditer(text):
-            add("confidential", CONFIDENTIAL, m.start(), m.end())
-        span = find_health_context(text)
+                _ipv6(text, add, claims)
+            if any(unit in lowered for unit in p.DOSE_UNITS):
+                doses = [m.span() for m in p.DOSE.finditer(text)]
+            _dates_of_birth(text, add, claims, anchors)
+            _anchored_values(text, add, claims, anchors)
+            _phones(text, clusters, add, claims, context)
+        elif "passport" in anchors:
+            _anchored_values(text, add, claims, anchors)  # letters-only passport numbers
+        _names(text, anchors, add)
+        _confidential(text, lowered, anchors, add)
+        span = health_context(hits, lowered, doses)
         if span is not None:
             add("health", self.health_class, span[0], span[1])
         return findings
@@ -198,9 +215,11 @@ def build_detector(name: str = "regex") -> Detector:
     Presidio is asked for but not installed.
     """
     parts = [part.strip().lower() for part in name.split("+")] if name.strip() else ["regex"]
-    if not parts or any(part not in ("regex", "presidio") for part in parts) or len(
-        set(parts)
-    ) != len(parts):
+    if (
+        not parts
+        or any(part not in ("regex", "presidio") for part in parts)
+        or len(set(parts)) != len(parts)
+    ):
         raise ValueError(
             f"unknown privacy detector {name!r}; allowed values: {', '.join(DETECTOR_NAMES)}"
         )
@@ -218,35 +237,68 @@ def build_detector(name: str = "regex") -> Detector:
 # ---------------------------------------------------------------------------
 # helpers
 
-
-def _overlaps(spans: Spans, start: int, end: int) -> bool:
-    return any(s < end and start < e for s, e in spans)
-
-
-def _context(text: str, start: int, positive: re.Pattern[str] | None, window: int = 40) -> int:
-    """+1 if a positive label is the closest one before ``start``, -1 if a negative one is, else 0."""
-    segment = text[max(0, start - window) : start]
-    pos_end = neg_end = -1
-    if positive is not None:
-        for m in positive.finditer(segment):
-            pos_end = m.end()
-    for m in p.NEGATIVE_CONTEXT.finditer(segment):
-        neg_end = m.end()
-    if pos_end < 0 and neg_end < 0:
-        return 0
-    return 1 if pos_end >= neg_end else -1
+_CONTEXT_WINDOW = 40
+# Upper-case words that can follow "Passport No.:" without being a number.
+_PLACEHOLDERS = frozenset(
+    ("UNKNOWN", "PENDING", "EXPIRED", "MISSING", "NONE", "NULL", "REDACTED", "REQUIRED", "INVALID")
+)
+# str.translate table deleting what clusters contain besides digits
+_NON_DIGITS = str.maketrans("", "", " \u00a0().-/+xXext")
 
 
-def _anchors(text: str) -> Anchors:
-    found: Anchors = {}
-    for m in p.KEYWORDS.finditer(text):
-        group = m.lastgroup
-        if group is not None:
-            found.setdefault(group, []).append(m.span())
-    return found
+class _Claims:
+    """Character positions already explained by a more specific kind."""
+
+    __slots__ = ("_mask",)
+
+    def __init__(self, size: int) -> None:
+        self._mask = bytearray(size)
+
+    def taken(self, start: int, end: int) -> bool:
+        return self._mask.find(1, start, end) >= 0
+
+    def take(self, start: int, end: int) -> None:
+        self._mask[start:end] = b"\x01" * (end - start)
 
 
-def _near(anchors: Anchors, kind: str, start: int, end: int, before: int = 40, after: int = 30) -> bool:
+class _Context:
+    """Label words before a number: the closest one decides (phone / card vs order / invoice)."""
+
+    __slots__ = ("card", "negative", "phone")
+
+    def __init__(self, anchors: Anchors) -> None:
+        self.phone = sorted(e for _, e in anchors.get("ctx_phone", ()))
+        self.card = sorted(e for _, e in anchors.get("ctx_card", ()))
+        self.negative = sorted(e for _, e in anchors.get("ctx_neg", ()))
+
+    def label(self, start: int, positive: list[int] | None) -> int:
+        """+1 if a positive label is the closest before ``start``, -1 if a negative one, else 0."""
+        pos_end = _last_between(positive or [], start - _CONTEXT_WINDOW, start)
+        neg_end = _last_between(self.negative, start - _CONTEXT_WINDOW, start)
+        if pos_end < 0 and neg_end < 0:
+            return 0
+        return 1 if pos_end >= neg_end else -1
+
+
+def _last_between(ends: list[int], lo: int, hi: int) -> int:
+    i = bisect_right(ends, hi)
+    return ends[i - 1] if i and ends[i - 1] >= lo else -1
+
+
+def _group(hits: list[tuple[str, int, int]]) -> Anchors:
+    """Hits by family; nested hits dropped (``passport number`` beats ``passport``)."""
+    grouped: Anchors = {}
+    for family, s, e in sorted(hits, key=lambda h: (h[0], h[1], -h[2])):
+        spans = grouped.setdefault(family, [])
+        if spans and spans[-1][0] <= s and e <= spans[-1][1]:
+            continue
+        spans.append((s, e))
+    return grouped
+
+
+def _near(
+    anchors: Anchors, kind: str, start: int, end: int, before: int = 40, after: int = 30
+) -> bool:
     for ks, ke in anchors.get(kind, ()):
         if ke <= start and start - ke <= before:
             return True
@@ -258,9 +310,7 @@ def _near(anchors: Anchors, kind: str, start: int, end: int, before: int = 40, a
 def _gap_ok(gap: str, limit: int = 28) -> bool:
     """Anchor and value belong together: close, few words, no sentence break."""
     return (
-        len(gap) <= limit
-        and p.SENTENCE_BREAK.search(gap) is None
-        and len(p.WORD.findall(gap)) <= 3
+        len(gap) <= limit and p.SENTENCE_BREAK.search(gap) is None and len(p.WORD.findall(gap)) <= 3
     )
 
 
@@ -268,21 +318,37 @@ def _gap_ok(gap: str, limit: int = 28) -> bool:
 # kinds
 
 
+_LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+
+
 def _emails(text: str, add: Add) -> None:
-    for m in p.EMAIL.finditer(text):
-        domain = m.group(1)
-        if p.RESERVED_EMAIL_DOMAIN.search(domain) or p.RETINA_ASSET.match(domain):
-            continue
-        end = m.end()
-        # scp-style SSH remotes (git@github.com:org/repo.git) are hosts, not mailboxes
-        if text[end : end + 1] == ":" and text[end + 1 : end + 2].strip():
-            continue
-        add("email", PII, m.start(), end)
+    done = 0
+    at = text.find("@")
+    while at >= 0:
+        start = at
+        while (
+            start > done
+            and at - start < 64
+            and (text[start - 1] in _LOCAL_PART or text[start - 1].isalnum())
+        ):
+            start -= 1
+        while start < at and text[start] in ".%+-":
+            start += 1
+        m = p.EMAIL.match(text, start) if start < at else None
+        if m is not None:
+            done = m.end()
+            domain = m.group(1)
+            # scp-style SSH remotes (git@github.com:org/repo.git) are hosts, not mailboxes
+            scp = text[done : done + 1] == ":" and text[done + 1 : done + 2].strip() != ""
+            if not (p.RESERVED_EMAIL_DOMAIN.search(domain) or p.RETINA_ASSET.match(domain) or scp):
+                add("email", PII, start, done)
+        at = text.find("@", at + 1)
 
 
-def _ibans(text: str, add: Add, claimed: Spans) -> None:
+def _ibans(text: str, add: Add, claims: _Claims) -> None:
     for m in p.IBAN.finditer(text):
-        candidate = m.group()
+        start = m.start() - 2
+        candidate = text[start : m.end()]
         length = IBAN_LENGTHS.get(candidate[:2].upper())
         if length is None:
             continue
@@ -292,19 +358,57 @@ def _ibans(text: str, add: Add, claimed: Spans) -> None:
             if ch != " ":
                 chars.append(ch)
                 if len(chars) == length:
-                    end = m.start() + i + 1
+                    end = start + i + 1
                     break
         if end < 0 or (end < len(text) and text[end].isalnum()):
             continue
         if iban_valid("".join(chars).upper()):
-            add("iban", PII, m.start(), end)
+            add("iban", PII, start, end)
         # An IBAN-shaped string with a bad checksum is a mistyped or fake IBAN:
         # claim its digits so they are not re-read as a card, phone or ID.
-        claimed.append((m.start(), end))
+        claims.take(start, end)
 
 
-def _cards(text: str, add: Add, claimed: Spans) -> None:
-    for m in p.CARD_RUN.finditer(text):
+def _alpha_ids(text: str, add: Add, claims: _Claims) -> None:
+    for m in p.ALPHA_ID.finditer(text):
+        group = m.lastgroup
+        value = m.group().replace(" ", "").replace("-", "")
+        validator = _ALPHA_ID_VALIDATORS.get(group or "")
+        valid = validator is not None and validator(value)
+        if valid and not claims.taken(*m.span()):
+            add("national_id", PII, *m.span())
+            claims.take(*m.span())
+
+
+def _numeric(
+    text: str,
+    clusters: list[tuple[int, int]],
+    add: Add,
+    claims: _Claims,
+    context: _Context,
+    anchors: Anchors,
+) -> None:
+    """Cards, SSNs, numeric national IDs and IPv4 -- inside digit clusters only."""
+    size = len(text)
+    for cs, ce in clusters:
+        raw = text[cs:ce]
+        dots = raw.count(".")
+        digits = len(raw.translate(_NON_DIGITS))
+        if digits < 7 and dots < 3:
+            continue
+        hi = min(size, ce + 2)  # let look-aheads see the real next characters
+        if digits >= 13:
+            _cards(text, cs, hi, add, claims, context)
+        if digits >= 8:
+            _numeric_ids(text, cs, hi, add, claims, context, anchors)
+        if digits >= 9:
+            _ssns(text, cs, hi, add, claims, context, anchors)
+        if dots >= 3:
+            _ipv4(text, cs, hi, add, claims)
+
+
+def _cards(text: str, lo: int, hi: int, add: Add, claims: _Claims, context: _Context) -> None:
+    for m in p.CARD_RUN.finditer(text, lo, hi):
         run = m.group()
         separators = {ch for ch in run if not ch.isdigit()}
         if len(separators) > 1:
@@ -321,73 +425,67 @@ def _cards(text: str, add: Add, claimed: Spans) -> None:
             continue
         start = m.start()
         end = start + sum(len(g) for g in groups[: valid_upto + 1]) + valid_upto
-        if _overlaps(claimed, start, end) or _context(text, start, p.CARD_CONTEXT) < 0:
+        if claims.taken(start, end) or context.label(start, context.card) < 0:
             continue
         add("credit_card", PII, start, end)
-        claimed.append((start, end))
+        claims.take(start, end)
 
 
-_ID_VALIDATORS: dict[str, Callable[[str], bool]] = {
-    "nino": nino_valid,
-    "nir": nir_valid,
-    "cf": codice_fiscale_valid,
-    "dni": dni_valid,
-    "pan": lambda _: True,
-    "aadhaar": verhoeff_valid,
-}
+_NUMERIC_ID_VALIDATORS: Mapping[str, Callable[[str], bool]] = MappingProxyType(
+    {"nir": nir_valid, "dni": dni_valid, "aadhaar": verhoeff_valid}
+)
+_ALPHA_ID_VALIDATORS: Mapping[str, Callable[[str], bool]] = MappingProxyType(
+    {"nino": nino_valid, "cf": codice_fiscale_valid, "pan": lambda _: True, "nie": dni_valid}
+)
 
 
-def _national_ids(text: str, add: Add, claimed: Spans, anchors: Anchors) -> None:
-    for m in p.NATIONAL_ID.finditer(text):
-        group = m.lastgroup
-        if group == "asep":  # lastgroup is the innermost group that closed last
-            group = "aadhaar"
+def _numeric_ids(
+    text: str, lo: int, hi: int, add: Add, claims: _Claims, context: _Context, anchors: Anchors
+) -> None:
+    for m in p.NUMERIC_ID.finditer(text, lo, hi):
+        group = "aadhaar" if m.lastgroup == "asep" else m.lastgroup
         if group is None:
             continue
         value = m.group().replace(" ", "").replace("-", "")
         start, end = m.span()
-        if not _ID_VALIDATORS[group](value) or _overlaps(claimed, start, end):
+        if not _NUMERIC_ID_VALIDATORS[group](value) or claims.taken(start, end):
             continue
-        if group == "aadhaar":
-            keyword = _near(anchors, "aadhaar", start, end)
-            if not keyword and (not m.group("asep") or _context(text, start, None) < 0):
-                continue
+        # An unanchored Aadhaar: only the printed 4-4-4 layout, and not after an order label.
+        if (
+            group == "aadhaar"
+            and not _near(anchors, "aadhaar", start, end)
+            and (not m.group("asep") or context.label(start, None) < 0)
+        ):
+            continue
         add("national_id", PII, start, end)
-        claimed.append((start, end))
-    for kind, value_re, valid in (
-        ("bsn", p.BSN_VALUE, bsn_valid),
-        ("steuer", p.STEUER_VALUE, steuer_id_valid),
-    ):
-        for _, ke in anchors.get(kind, ()):
-            for m in value_re.finditer(text, ke, ke + 48):
-                if not _gap_ok(text[ke : m.start()]):
-                    break
-                if valid(re.sub(r"\D", "", m.group())) and not _overlaps(claimed, *m.span()):
-                    add("national_id", PII, m.start(), m.end())
-                    claimed.append(m.span())
-                    break
+        claims.take(start, end)
 
 
-def _ssns(text: str, add: Add, claimed: Spans, anchors: Anchors) -> None:
-    for m in p.SSN_DASHED.finditer(text):
+def _ssns(
+    text: str, lo: int, hi: int, add: Add, claims: _Claims, context: _Context, anchors: Anchors
+) -> None:
+    for m in p.SSN_DASHED.finditer(text, lo, hi):
         start, end = m.span()
-        if not ssn_valid(m.group(1), m.group(3), m.group(4)) or _overlaps(claimed, start, end):
+        area = text[start : start + 3]
+        if not ssn_valid(area, m.group(2), m.group(3)) or claims.taken(start, end):
             continue
-        keyword = _near(anchors, "ssn", start, end)
-        if not keyword and (m.group(2) == " " or _context(text, start, None) < 0):
+        if not _near(anchors, "ssn", start, end) and (
+            m.group(1) == " " or context.label(start, None) < 0
+        ):
             continue
         add("ssn", PII, start, end)
-        claimed.append((start, end))
+        claims.take(start, end)
     if "ssn" in anchors:
-        for m in p.SSN_BARE.finditer(text):
+        for m in p.SSN_BARE.finditer(text, lo, hi):
             start, end = m.span()
+            v = m.group()
             if (
-                ssn_valid(m.group(1), m.group(2), m.group(3))
+                ssn_valid(v[:3], v[3:5], v[5:])
                 and _near(anchors, "ssn", start, end)
-                and not _overlaps(claimed, start, end)
+                and not claims.taken(start, end)
             ):
                 add("ssn", PII, start, end)
-                claimed.append((start, end))
+                claims.take(start, end)
 
 
 _NOT_HOST_V4 = tuple(
@@ -408,9 +506,9 @@ _NOT_HOST_V4 = tuple(
 _DOC_V6 = ipaddress.IPv6Network("2001:db8::/32")
 
 
-def _ipv4(text: str, add: Add, claimed: Spans) -> None:
-    for m in p.IPV4.finditer(text):
-        octets = m.groups()
+def _ipv4(text: str, lo: int, hi: int, add: Add, claims: _Claims) -> None:
+    for m in p.IPV4.finditer(text, lo, hi):
+        octets = m.group().split(".")
         if any(len(o) > 1 and o[0] == "0" for o in octets) or any(int(o) > 255 for o in octets):
             continue
         start, end = m.span()
@@ -424,15 +522,30 @@ def _ipv4(text: str, add: Add, claimed: Spans) -> None:
             prefix = int(cidr.group(1))
             if prefix < 32 and int(address) & ((1 << (32 - prefix)) - 1) == 0:
                 continue  # a network range, not a host
-        if _overlaps(claimed, start, end):
+        if not claims.taken(start, end):
+            add("ip_address", PII, start, end)
+            claims.take(start, end)
+
+
+def _ipv6(text: str, add: Add, claims: _Claims) -> None:
+    size = len(text)
+    chars = p.IPV6_CHARS
+    done = 0
+    for m in p.IPV6_HINT.finditer(text):
+        if m.start() < done:
             continue
-        add("ip_address", PII, start, end)
-        claimed.append((start, end))
-
-
-def _ipv6(text: str, add: Add, claimed: Spans) -> None:
-    for m in p.IPV6.finditer(text):
-        candidate = m.group()
+        lo, hi = m.start(), m.end()
+        while lo > 0 and text[lo - 1] in chars and hi - lo < 45:
+            lo -= 1
+        while hi < size and text[hi] in chars and hi - lo < 45:
+            hi += 1
+        done = hi
+        before, after = text[lo - 1 : lo], text[hi : hi + 1]
+        if before.isalnum() or before in ("_", ".") or after.isalnum() or after == "_":
+            continue  # part of a longer token (std::vector, a hash, ...)
+        if after == "." and text[hi + 1 : hi + 2].isdigit():
+            continue  # IPv4-embedded form: the dotted part is scanned as IPv4
+        candidate = text[lo:hi]
         if sum(1 for g in candidate.split(":") if g) < 2 or not any(c.isdigit() for c in candidate):
             continue
         try:
@@ -447,10 +560,9 @@ def _ipv6(text: str, add: Add, claimed: Spans) -> None:
             or address in _DOC_V6
         ):
             continue
-        start, end = m.span()
-        if not _overlaps(claimed, start, end):
-            add("ip_address", PII, start, end)
-            claimed.append((start, end))
+        if not claims.taken(lo, hi):
+            add("ip_address", PII, lo, hi)
+            claims.take(lo, hi)
 
 
 def _plausible_date(m: re.Match[str]) -> bool:
@@ -462,10 +574,11 @@ def _plausible_date(m: re.Match[str]) -> bool:
     return True
 
 
-def _dates_of_birth(text: str, add: Add, claimed: Spans, anchors: Anchors) -> None:
+def _dates_of_birth(text: str, add: Add, claims: _Claims, anchors: Anchors) -> None:
+    size = len(text)
     for ks, ke in anchors.get("dob", ()):
         hit: tuple[int, int] | None = None
-        for m in p.DATE.finditer(text, ke, min(len(text), ke + 64)):
+        for m in p.DATE.finditer(text, ke, min(size, ke + 64)):
             if _gap_ok(text[ke : m.start()]) and _plausible_date(m):
                 hit = m.span()
             break
@@ -473,40 +586,51 @@ def _dates_of_birth(text: str, add: Add, claimed: Spans, anchors: Anchors) -> No
             for m in p.DATE.finditer(text, max(0, ks - 40), ks):
                 if _gap_ok(text[m.end() : ks], 16) and _plausible_date(m):
                     hit = m.span()
-        if hit is not None and not _overlaps(claimed, *hit):
+        if hit is not None and not claims.taken(*hit):
             add("date_of_birth", PII, *hit)
-            claimed.append(hit)
+            claims.take(*hit)
 
 
-def _anchored_values(text: str, add: Add, claimed: Spans, anchors: Anchors) -> None:
-    """Passport and medical record numbers after their anchor; ICD-10 codes near one."""
-    for kind, group, value_re in (
-        ("passport", "passport", p.PASSPORT_VALUE),
-        ("medical_record", "mrn", p.MRN_VALUE),
+def _anchored_values(text: str, add: Add, claims: _Claims, anchors: Anchors) -> None:
+    """Passport / medical record / BSN / Steuer-ID numbers after their anchor; ICD-10 near one."""
+    size = len(text)
+    for kind, group, value_re, valid in (
+        ("passport", "passport", p.PASSPORT_VALUE, None),
+        ("medical_record", "mrn", p.MRN_VALUE, None),
+        ("national_id", "bsn", p.BSN_VALUE, bsn_valid),
+        ("national_id", "steuer", p.STEUER_VALUE, steuer_id_valid),
     ):
         for _, ke in anchors.get(group, ()):
-            for m in value_re.finditer(text, ke, min(len(text), ke + 48)):
+            for m in value_re.finditer(text, ke, min(size, ke + 48)):
                 if not _gap_ok(text[ke : m.start()]):
                     break
                 value = m.group()
-                if not any(c.isdigit() for c in value) or _overlaps(claimed, *m.span()):
+                if claims.taken(*m.span()):
                     continue
-                add(kind, KIND_CLASSES[kind], m.start(), m.end())
-                claimed.append(m.span())
+                if not any(c.isdigit() for c in value) and not (
+                    kind == "passport"
+                    and not text[ke : m.start()].strip(" :#.-\t")
+                    and value not in _PLACEHOLDERS
+                ):
+                    continue  # letters only: a word, unless it directly follows the anchor
+                if valid is not None and not valid("".join(c for c in value if c.isdigit())):
+                    continue
+                add(kind, KIND_CLASSES[kind], *m.span())
+                claims.take(*m.span())
                 break
     seen: set[int] = set()
     for ks, ke in anchors.get("icd", ()):
-        windows = ((ke, min(len(text), ke + 48)), (max(0, ks - 24), ks))
-        for lo, hi in windows:
+        for lo, hi in ((ke, min(size, ke + 48)), (max(0, ks - 24), ks)):
             for m in p.ICD_CODE.finditer(text, lo, hi):
-                if m.start() not in seen and not _overlaps(claimed, *m.span()):
+                if m.start() not in seen and not claims.taken(*m.span()):
                     seen.add(m.start())
-                    add("icd10", PHI, m.start(), m.end())
+                    add("icd10", PHI, *m.span())
 
 
 def _phone_shape(candidate: str) -> str | None:
     """``"strong"`` (a phone number by its format), ``"weak"`` (needs a phone word), or None."""
-    body = re.sub(r"\s?(?:x|ext\.?|extension)\s?\d{1,6}$", "", candidate)
+    ext = p.PHONE_EXTENSION.search(candidate)
+    body = candidate[: ext.start()] if ext is not None else candidate
     groups = p.PHONE_GROUPS.findall(body)
     digits = "".join(groups)
     n = len(digits)
@@ -543,50 +667,80 @@ def _phone_shape(candidate: str) -> str | None:
     return "weak"
 
 
-def _phones(text: str, add: Add, claimed: Spans) -> None:
-    for m in p.PHONE_RUN.finditer(text):
-        start, end = m.span()
-        if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+def _phones(
+    text: str, clusters: list[tuple[int, int]], add: Add, claims: _Claims, context: _Context
+) -> None:
+    size = len(text)
+    for cs, ce in clusters:
+        start = cs
+        if text[start - 1 : start] == "(":
+            start -= 1
+        if text[start - 1 : start] == "+":
+            start -= 1
+            if text[start - 1 : start] == "(":
+                start -= 1
+        if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "+-./"):
             continue
-        candidate = m.group().rstrip(" \u00a0()-./")
-        if sum(c.isdigit() for c in candidate) < 7:
+        end = ce
+        if ce < size and text[ce] in " xXe":
+            ext = p.PHONE_EXTENSION.match(text, ce)
+            if ext is not None:
+                end = ext.end()
+        candidate = text[start:end].rstrip(" \u00a0()-./")
+        after = text[start + len(candidate) : start + len(candidate) + 1]
+        if after.isalnum() or after == "_":
+            continue  # part of a longer token
+        if len(candidate.translate(_NON_DIGITS)) < 7:
             continue
-        if p.CURRENCY_AFTER.match(text, start + len(candidate)) or text[start - 1 : start] in (
-            "€",
-            "$",
-            "£",
-            "¥",
-            "₹",
-        ):
-            continue  # an amount
-        context = _context(text, start, p.PHONE_CONTEXT)
-        if context < 0:
-            continue
+        label: int | None = None
         for _ in range(3):
             shape = _phone_shape(candidate)
-            if shape == "strong" or (shape == "weak" and context > 0):
-                span = (start, start + len(candidate))
-                if not _overlaps(claimed, *span):
-                    add("phone", PII, *span)
-                    claimed.append(span)
+            if shape is not None:
+                if label is None:
+                    amount = (
+                        p.CURRENCY_AFTER.match(text, start + len(candidate)) is not None
+                        or text[start - 1 : start] in p.CURRENCY_BEFORE
+                    )
+                    label = -1 if amount else context.label(start, context.phone)
+                if label < 0:
+                    break  # an amount, or an order / invoice / tracking number
+                if shape == "strong" or label > 0:
+                    span = (start, start + len(candidate))
+                    if not claims.taken(*span):
+                        add("phone", PII, *span)
+                        claims.take(*span)
+                    break
+            last = p.LAST_GROUP.search(candidate)
+            if last is None or last.start() <= 0:
                 break
-            cut = max(candidate.rfind(sep) for sep in (" ", "-", ".", "/", "\u00a0"))
-            if cut <= 0:
-                break
-            candidate = candidate[:cut].rstrip(" \u00a0()-./")
+            candidate = candidate[: last.start()].rstrip(" \u00a0()-./")
 
 
-def _names(text: str, add: Add) -> None:
-    for m in p.PERSON_NAME.finditer(text):
-        tokens = m.group("name").split()
-        capitalised = [t for t in tokens if t[:1].isupper()]
-        if not capitalised or capitalised[0].lower().strip("'’-.") in p.NOT_A_NAME:
-            continue
-        if m.group("field") is not None and len(capitalised) < 2:
-            continue
-        add("person_name", PII, m.start("name"), m.end("name"))
+def _names(text: str, anchors: Anchors, add: Add) -> None:
+    seen: set[int] = set()
+    for family, pattern in p.NAME_AFTER.items():
+        for _, ke in anchors.get(family, ()):
+            m = pattern.match(text, ke)
+            if m is None or m.start("name") in seen:
+                continue
+            tokens = m.group("name").split()
+            capitalised = [t for t in tokens if t[:1].isupper()]
+            if not capitalised or capitalised[0].lower().strip("'\u2019-.") in p.NOT_A_NAME:
+                continue
+            if family == "n_field" and len(capitalised) < 2:
+                continue
+            seen.add(m.start("name"))
+            add("person_name", PII, m.start("name"), m.end("name"))
 
 
-def kinds() -> Sequence[str]:
-    """Every kind the regex detector can report."""
-    return tuple(KIND_CLASSES)
+def _confidential(text: str, lowered: str, anchors: Anchors, add: Add) -> None:
+    last_end = -1
+    for s, e in sorted(anchors.get("conf", ()), key=lambda span: (span[0], -span[1])):
+        if s < last_end:
+            continue  # inside a longer marker already reported
+        if lowered[max(0, s - 4) : s] in ("non-", "non "):
+            continue  # "non-confidential"
+        if lowered.startswith(" comput", e):
+            continue  # "confidential computing" names a technology
+        last_end = e
+        add("confidential", CONFIDENTIAL, s, e)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from aegis.errors import ConfigError
@@ -29,49 +30,51 @@ PII, PHI = DataClass.PII, DataClass.PHI
 INSTALL_HINT = "pip install 'aegis-gateway[presidio]'"
 
 # Presidio entity type -> (Aegis kind, class); None = ignored.
-DEFAULT_ENTITY_MAP: Mapping[str, tuple[str, DataClass] | None] = {
-    "PERSON": ("person_name", PII),
-    "EMAIL_ADDRESS": ("email", PII),
-    "PHONE_NUMBER": ("phone", PII),
-    "US_SSN": ("ssn", PII),
-    "US_ITIN": ("national_id", PII),
-    "CREDIT_CARD": ("credit_card", PII),
-    "IBAN_CODE": ("iban", PII),
-    "US_BANK_NUMBER": ("bank_account", PII),
-    "CRYPTO": ("crypto_wallet", PII),
-    "IP_ADDRESS": ("ip_address", PII),
-    "US_PASSPORT": ("passport", PII),
-    "IT_PASSPORT": ("passport", PII),
-    "IN_PASSPORT": ("passport", PII),
-    "US_DRIVER_LICENSE": ("driver_license", PII),
-    "IT_DRIVER_LICENSE": ("driver_license", PII),
-    "UK_NINO": ("national_id", PII),
-    "ES_NIF": ("national_id", PII),
-    "ES_NIE": ("national_id", PII),
-    "IT_FISCAL_CODE": ("national_id", PII),
-    "IT_IDENTITY_CARD": ("national_id", PII),
-    "IN_PAN": ("national_id", PII),
-    "IN_AADHAAR": ("national_id", PII),
-    "IN_VOTER": ("national_id", PII),
-    "PL_PESEL": ("national_id", PII),
-    "SG_NRIC_FIN": ("national_id", PII),
-    "FI_PERSONAL_IDENTITY_CODE": ("national_id", PII),
-    "KR_RRN": ("national_id", PII),
-    "AU_TFN": ("national_id", PII),
-    "NRP": ("special_category", PII),  # nationality, religious or political group
-    # Health-sector identifiers: conservative, they only occur around care.
-    "MEDICAL_LICENSE": ("medical_license", PHI),
-    "UK_NHS": ("medical_record", PHI),
-    "AU_MEDICARE": ("medical_record", PHI),
-    "DATE_TIME": None,
-    "URL": None,
-    "LOCATION": None,
-    "IT_VAT_CODE": None,  # companies, not people
-    "AU_ABN": None,
-    "AU_ACN": None,
-    "SG_UEN": None,
-    "IN_VEHICLE_REGISTRATION": None,
-}
+DEFAULT_ENTITY_MAP: Mapping[str, tuple[str, DataClass] | None] = MappingProxyType(
+    {
+        "PERSON": ("person_name", PII),
+        "EMAIL_ADDRESS": ("email", PII),
+        "PHONE_NUMBER": ("phone", PII),
+        "US_SSN": ("ssn", PII),
+        "US_ITIN": ("national_id", PII),
+        "CREDIT_CARD": ("credit_card", PII),
+        "IBAN_CODE": ("iban", PII),
+        "US_BANK_NUMBER": ("bank_account", PII),
+        "CRYPTO": ("crypto_wallet", PII),
+        "IP_ADDRESS": ("ip_address", PII),
+        "US_PASSPORT": ("passport", PII),
+        "IT_PASSPORT": ("passport", PII),
+        "IN_PASSPORT": ("passport", PII),
+        "US_DRIVER_LICENSE": ("driver_license", PII),
+        "IT_DRIVER_LICENSE": ("driver_license", PII),
+        "UK_NINO": ("national_id", PII),
+        "ES_NIF": ("national_id", PII),
+        "ES_NIE": ("national_id", PII),
+        "IT_FISCAL_CODE": ("national_id", PII),
+        "IT_IDENTITY_CARD": ("national_id", PII),
+        "IN_PAN": ("national_id", PII),
+        "IN_AADHAAR": ("national_id", PII),
+        "IN_VOTER": ("national_id", PII),
+        "PL_PESEL": ("national_id", PII),
+        "SG_NRIC_FIN": ("national_id", PII),
+        "FI_PERSONAL_IDENTITY_CODE": ("national_id", PII),
+        "KR_RRN": ("national_id", PII),
+        "AU_TFN": ("national_id", PII),
+        "NRP": ("special_category", PII),  # nationality, religious or political group
+        # Health-sector identifiers: conservative, they only occur around care.
+        "MEDICAL_LICENSE": ("medical_license", PHI),
+        "UK_NHS": ("medical_record", PHI),
+        "AU_MEDICARE": ("medical_record", PHI),
+        "DATE_TIME": None,
+        "URL": None,
+        "LOCATION": None,
+        "IT_VAT_CODE": None,  # companies, not people
+        "AU_ABN": None,
+        "AU_ACN": None,
+        "SG_UEN": None,
+        "IN_VEHICLE_REGISTRATION": None,
+    }
+)
 
 
 class PresidioUnavailable(ConfigError):

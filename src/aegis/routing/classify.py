@@ -48,9 +48,9 @@ def profile(
     findings: tuple[str, ...] = ()
     data_class = declared
     if detector is not None and declared < DataClass.PHI:
-        from aegis.privacy import scan_messages
+        from aegis.privacy import scan_request
 
-        scan = scan_messages(request.messages, request.tools, detector=detector)
+        scan = scan_request(request, detector=detector)
         findings = tuple(sorted(scan.kinds))
         if scan.detected > declared:
             data_class = scan.detected

@@ -22,6 +22,7 @@ from typing import Any
 
 from aegis.errors import ConfigError
 from aegis.privacy.classes import DataClass
+from aegis.privacy.detectors import DETECTOR_NAMES
 from aegis.routing.decision import COMPLEXITY, QUALITY, STRATEGIES, TASK_TYPES
 
 SENSITIVE_DEFAULT = (DataClass.CONFIDENTIAL, DataClass.PII, DataClass.PHI)
@@ -138,6 +139,10 @@ def build_policy(
     if strategy not in STRATEGIES:
         problems.append(f"routing.default_strategy: unknown strategy {strategy!r} "
                         f"(allowed: {', '.join(STRATEGIES)})")
+    detector = str(routing.get("detector", "regex"))
+    if detector not in DETECTOR_NAMES:
+        problems.append(f"routing.detector: unknown detector {detector!r} "
+                        f"(allowed: {', '.join(DETECTOR_NAMES)})")
     weights = Weights()
     if "weights" in routing:
         try:
@@ -164,7 +169,7 @@ def build_policy(
         sensitive=frozenset(sensitive),
         airgap=bool(routing.get("airgap", False)) or airgap_from_env(env),
         default_strategy=strategy,
-        detector=str(routing.get("detector", "regex")),
+        detector=detector,
         weights=weights,
         routes=table,
         rules=rule_list,
