@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -135,15 +136,26 @@ def _serve(args: argparse.Namespace) -> int:
     )
     from aegis.gateway import create_app
 
-    app = create_app(settings)
-    _banner(settings, host, port, open_access=app.auth.open())
+    kwargs["log_config"] = None  # uvicorn's own logs go through Aegis's handler
     if workers > 1:
+        from aegis.keys import KeyStore, MasterKey
+        from aegis.ledger import open_store
+        from aegis.observability.metrics import clear_multiprocess_dir
+
+        store = open_store(settings.raw.storage.url)
+        open_access = MasterKey.from_env() is None and not KeyStore(store).any_keys()
+        store.close()
+        _banner(settings, host, port, open_access=open_access)
         if args.config:
             os.environ["AEGIS_CONFIG"] = os.path.abspath(args.config)
-        del app  # each worker builds its own
+        # each worker builds its own app; every worker writes its metrics here, one scrape sums
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="aegis-prom-"))
+        clear_multiprocess_dir()
         uvicorn.run("aegis.gateway.app:create_app", factory=True, workers=workers, **kwargs)
-    else:
-        uvicorn.run(app, **kwargs)
+        return 0
+    app = create_app(settings)
+    _banner(settings, host, port, open_access=app.auth.open())
+    uvicorn.run(app, **kwargs)
     return 0
 
 

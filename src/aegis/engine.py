@@ -47,6 +47,7 @@ from aegis.types import (
 )
 
 if TYPE_CHECKING:
+    from aegis.observability import Observability
     from aegis.privacy import Detector
 
 _T = TypeVar("_T")
@@ -85,6 +86,7 @@ class Engine:
         adapters: dict[str, Adapter] | None = None,
         recorders: Sequence[Recorder] = (),
         store: LedgerStore | None = None,
+        observability: Observability | None = None,
     ) -> None:
         self.settings = settings
         registry = registry or default_registry()
@@ -118,6 +120,12 @@ class Engine:
         )
         self.recorders: list[Recorder] = [self.latency, *self.resilience.recorders,
                                           self.ledger, *recorders]
+        self.observability = observability
+        if observability is not None:
+            self.recorders += observability.recorders
+            self.budgets.alerter.add_hook(observability.budget_alert)
+            self.resilience.breaker.subscribe(observability.breaker_transition)
+            observability.budget_source = self.budgets.astatus
 
     async def start(self) -> None:
         """Start-up checks (e.g. the local model file); raises ``ConfigError``.
@@ -155,9 +163,20 @@ class Engine:
             request = replace(request, max_tokens=self.settings.defaults.max_tokens)
         return request
 
-    def route(self, request: ChatRequest, call: Call, *, kind: str = "chat") -> Decision:
+    def route(self, request: ChatRequest, call: Call, *, kind: str = "chat",
+              dry_run: bool = False) -> Decision:
+        """The decision for ``request``; ``dry_run`` (``/v1/route``) is not observed."""
         limits = Limits(allowed_models=call.caller.models)
-        return self.router.decide(request, call.task, kind=kind, limits=limits)
+        obs = None if dry_run else self.observability
+        try:
+            decision = self.router.decide(request, call.task, kind=kind, limits=limits)
+        except errors.AegisError as exc:
+            if obs is not None:
+                obs.refused(call, exc)
+            raise
+        if obs is not None:
+            obs.routed(call, decision)
+        return decision
 
     async def complete(self, request: ChatRequest, call: Call | None = None) -> Outcome:
         call = call or Call()

@@ -60,6 +60,23 @@ class ModelConfig(BaseModel):
     provider: str | None = None
 
 
+class LoggingConfig(_Strict):
+    format: Literal["auto", "json", "console"] = "auto"  # auto: console on a TTY, else JSON
+    level: Literal["debug", "info", "warning", "error", "DEBUG", "INFO", "WARNING", "ERROR"] = (
+        "info")
+
+
+class MetricsConfig(_Strict):
+    enabled: bool = True
+    path: str = "/metrics"
+
+
+class TracingConfig(_Strict):
+    enabled: bool = False
+    exporter: Literal["otlp", "console", "global"] = "otlp"
+    service_name: str = "aegis-gateway"
+
+
 class StorageConfig(_Strict):
     url: str = "sqlite:///aegis.db"
     store_prompts: bool = False  # prompt/completion text is never stored unless turned on
@@ -82,4 +99,6 @@ class AegisConfig(_Strict):
     storage: StorageConfig = Field(default_factory=lambda: StorageConfig())
     budgets: list[Any] = Field(default_factory=list)
     resilience: dict[str, Any] = Field(default_factory=dict)
-    logging: dict[str, Any] = Field(default_factory=dict)
+    logging: LoggingConfig = Field(default_factory=lambda: LoggingConfig())
+    metrics: MetricsConfig = Field(default_factory=lambda: MetricsConfig())
+    tracing: TracingConfig = Field(default_factory=lambda: TracingConfig())

@@ -29,6 +29,9 @@ from aegis.gateway.errors import error_response, sse_error
 from aegis.keys import MasterKey
 from aegis.ledger import Filters
 from aegis.ledger.reports import recent_rows, spend_report
+from aegis.observability import Observability
+from aegis.observability.logs import configure_logging
+from aegis.observability.tracing import configure_tracing
 from aegis.records import ANONYMOUS, Caller
 from aegis.routing.metadata import task_from_http
 from aegis.types import ChatRequest
@@ -101,8 +104,12 @@ def served_headers(served: Served) -> Headers:
 
 
 class GatewayApp:
-    def __init__(self, engine: Engine, *, master: MasterKey | None = None) -> None:
+    def __init__(self, engine: Engine, *, master: MasterKey | None = None,
+                 observability: Observability | None = None) -> None:
         self.engine = engine
+        self._entry: Callable[[Scope, Receive, Send], Awaitable[None]] = (
+            observability.wrap(self._dispatch, metrics_path=engine.settings.raw.metrics.path)
+            if observability is not None else self._dispatch)
         self.settings: Settings = engine.settings
         self.auth = Authenticator(engine.keys, master, engine.budgets)
         self.body_limit = int(self.settings.server.max_body_mb * 1024 * 1024)
@@ -121,6 +128,9 @@ class GatewayApp:
         self.paths = {path for _, path in self.routes}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
@@ -206,7 +216,7 @@ class GatewayApp:
         call = Call(request.id, task_from_http(data.get("aegis"), request.headers),
                     request.caller)
         try:
-            decision = self.engine.route(chat, call)
+            decision = self.engine.route(chat, call, dry_run=True)
         except errors.AegisError as exc:
             if exc.decision is None:
                 raise
@@ -359,4 +369,10 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     """App factory; with no settings it loads ``$AEGIS_CONFIG`` (how workers find it)."""
     if settings is None:
         settings = load_settings(os.environ.get("AEGIS_CONFIG") or None)
-    return GatewayApp(Engine(settings), master=MasterKey.from_env())
+    raw = settings.raw
+    configure_logging(raw.logging.format, raw.logging.level)
+    tracing = configure_tracing(raw.tracing.enabled, raw.tracing.exporter, settings=settings,
+                                service_name=raw.tracing.service_name)
+    obs = Observability.from_settings(settings, metrics=raw.metrics.enabled, tracing=tracing)
+    engine = Engine(settings, observability=obs)
+    return GatewayApp(engine, master=MasterKey.from_env(), observability=obs)

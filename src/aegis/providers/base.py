@@ -115,6 +115,7 @@ class Adapter(ABC):
 
     async def check(self) -> None:
         """Fail fast at start-up on what configuration alone could not catch."""
+        return None
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -488,7 +488,7 @@ class CircuitBreaker:
         with self._lock:
             listeners = list(self._listeners)
         for event in events:
-            log.info("circuit %s/%s: %s -> %s (%s)", event.key[0], event.key[1],
+            log.debug("circuit %s/%s: %s -> %s (%s)", event.key[0], event.key[1],
                      event.old.value, event.new.value, event.reason)
             for listener in listeners:
                 try:

@@ -19,8 +19,8 @@ from aegis.types import ChatRequest
 if TYPE_CHECKING:
     from aegis.privacy import Detector
 
-_CODE = re.compile(r"```|\bdef \w+\(|\bclass \w+[:(]|\bfunction \w+\(|#include\b|\bSELECT\b.+\bFROM\b"
-                   r"|\bimport \w+|=>|\)\s*\{", re.S)
+_CODE = re.compile(r"```|\bdef \w+\(|\bclass \w+[:(]|\bfunction \w+\(|#include\b"
+                   r"|\bSELECT\b.+\bFROM\b|\bimport \w+|=>|\)\s*\{", re.S)
 _REASONING = re.compile(
     r"\b(prove|derive|step[- ]by[- ]step|analy[sz]e|trade-?offs?|compare|evaluate|justify|"
     r"reason about|optimi[sz]e|design|architecture|root cause|why does|implications?)\b", re.I)

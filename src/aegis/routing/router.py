@@ -113,7 +113,7 @@ class Router:
                 continue
             route = self.policy.routes[rule.route]
             pool = self._pool(route, kind)
-            eligible, excluded = self._filter(pool, profile, limits)
+            eligible, _ = self._filter(pool, profile, limits)
             record["rules_tried"].append({"rule": rule.name, "route": rule.route,
                                           "eligible": len(eligible)})
             if eligible:

@@ -1,0 +1,434 @@
+"""Structured logs: JSON lines for machines, a compact line for people, never a secret.
+
+Events are ordinary ``logging`` records whose ``event`` attribute names them and
+whose other extra attributes are the fields, so anything that logs with
+``extra={"event": ...}`` (budget alerts, the ledger writer) comes out structured
+too. The events Aegis emits (``RequestLog``):
+
+* ``request``            one per request: id, key name and team, route and reason,
+                         provider, model, tokens, cost, latency, status;
+* ``upstream_error``     an upstream attempt failed;
+* ``fallback``           a failed candidate was followed by the next one;
+* ``privacy_refusal``    a policy rule refused a request;
+* ``budget_alert``       a budget crossed an alert threshold;
+* ``breaker_transition`` a circuit changed state;
+* ``config_loaded``      the configuration in effect (never its secrets).
+
+What never goes in: prompt or completion text, request bodies, upstream error
+messages (they can echo the prompt), API keys. The event builders only read
+fields that cannot hold them; ``RedactingFilter`` is defence in depth on top,
+masking anything key-shaped in every record that reaches the handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+
+import orjson
+
+from aegis.records import ANONYMOUS, Attempt, Caller, Recorder
+
+if TYPE_CHECKING:
+    from aegis.config import Settings
+
+LogFormat = Literal["auto", "json", "console"]
+
+# -- redaction ------------------------------------------------------------------------------
+
+_MASK = "***"
+_SECRET = re.compile(
+    r"\b(?P<prefix>sk-ant-|sk-|gsk_|xai-|pplx-|hf_|ghp_|github_pat_)[A-Za-z0-9_\-]{6,}"
+    r"|\bAIza[0-9A-Za-z_\-]{20,}"
+    r"|\bAKIA[0-9A-Z]{16}\b"
+    r"|(?P<scheme>\b[Bb]earer\s+)[A-Za-z0-9._~+/=\-]{6,}"
+    r"|(?P<assign>(?i:\b(?:api[_-]?key|access[_-]?token|auth[_-]?token|secret|password|"
+    r"x-api-key)\b)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]{6,}"
+)
+_KEY_LIKE = re.compile(r"[A-Za-z0-9._~+/=\-]{20,}")
+_KEY_FIELD = re.compile(r"api[_-]?key|secret|password|authorization|access_token|auth_token|"
+                        r"credential|^(?:key|token|bearer|master_key)$", re.IGNORECASE)
+_SHORTEST = 9  # "sk-" + 6: nothing shorter is masked
+# Cheap pre-check (the full pattern costs ~10x more): every secret shape contains one of these.
+_TRIGGERS = ("sk-", "bearer", "key", "token", "secret", "password", "gsk_", "xai-", "pplx-",
+             "hf_", "ghp_", "github_pat_", "aiza", "akia")
+
+
+def _mask(match: re.Match[str]) -> str:
+    for group in ("prefix", "scheme", "assign"):
+        if (kept := match.group(group)) is not None:
+            return kept + _MASK
+    return _MASK
+
+
+def redact(text: str) -> str:
+    """Mask key-shaped substrings: ``sk-…``, ``sk-ant-…``, ``Bearer …``, ``api_key=…``."""
+    if len(text) < _SHORTEST:
+        return text
+    lowered = text.lower()
+    for trigger in _TRIGGERS:
+        if trigger in lowered:
+            return _SECRET.sub(_mask, text)
+    return text
+
+
+def is_key_field(name: str) -> bool:
+    return _KEY_FIELD.search(name) is not None
+
+
+def redact_value(name: str, value: Any, depth: int = 0) -> Any:
+    """Redact one field: strings always, long tokens too in key-named fields; recurses."""
+    if isinstance(value, str):
+        if len(value) < _SHORTEST:
+            return value
+        value = redact(value)
+        return _KEY_LIKE.sub(_MASK, value) if len(value) >= 20 and is_key_field(name) else value
+    if value is None or isinstance(value, int | float) or depth > 4:
+        return value
+    if isinstance(value, Mapping):
+        return {k: redact_value(str(k), v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(name, v, depth + 1) for v in value]
+    return redact_value(name, str(value), depth + 1)  # whatever str() would print
+
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "taskName"}
+_NOT_FIELDS = _STANDARD | {"event"}
+_EXC_FORMATTER = logging.Formatter()
+
+
+class RedactingFilter(logging.Filter):
+    """Masks key-shaped text in the message, its arguments, extra fields and tracebacks.
+
+    Attach it to handlers (``configure_logging`` does): a logger's filters do not
+    see records propagated from its children, a handler's filters see them all.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: keep what we can, safely
+            message = f"{record.msg!s} {record.args!s}"
+        record.msg, record.args = redact(message), None
+        fields = record.__dict__
+        for name in fields.keys() - _STANDARD:
+            fields[name] = redact_value(name, fields[name])
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _EXC_FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+# -- formatters -----------------------------------------------------------------------------
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _NOT_FIELDS}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts``, ``level``, ``event``, ``logger``, ``message``, fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", None) or "log",
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        out.update(_fields(record))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            out["exc"] = record.exc_text
+        return orjson.dumps(out, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``12:00:01.234 INFO    request  POST /v1/chat/completions 200 …  key=value …``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
+        event = getattr(record, "event", None) or record.name
+        line = f"{ts} {record.levelname:<7} {event}  {record.getMessage()}"
+        extras = " ".join(f"{k}={_console_value(v)}" for k, v in _fields(record).items()
+                          if v is not None and v != "" and v != () and v != [])
+        if extras:
+            line += "  " + extras
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+def _console_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    text = str(value)
+    return f'"{text}"' if " " in text else text
+
+
+_HANDLER_MARK = "_aegis_handler"
+
+
+def configure_logging(
+    format: LogFormat = "auto",
+    level: str | int = "INFO",
+    *,
+    stream: IO[str] | None = None,
+) -> logging.Handler:
+    """Install Aegis's handler on the root logger (replacing one installed before).
+
+    ``auto`` picks the console format on a terminal and JSON lines otherwise. Run
+    uvicorn with ``log_config=None`` so its loggers propagate here too.
+    """
+    stream = stream if stream is not None else sys.stderr
+    if format == "auto":
+        isatty = getattr(stream, "isatty", None)
+        format = "console" if isatty is not None and isatty() else "json"
+    if format not in ("json", "console"):
+        raise ValueError(f"logging format must be auto, json or console, not {format!r}")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if format == "json" else ConsoleFormatter())
+    handler.addFilter(RedactingFilter())
+    setattr(handler, _HANDLER_MARK, True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    return handler
+
+
+# -- the request summary and the events -----------------------------------------------------
+
+
+@dataclass(slots=True)
+class RequestSummary:
+    """Everything the ``request`` event, the request span and the request metrics report.
+
+    Filled while the request runs (routing hooks, attempt records) and finished
+    once at the end. Holds no text of the request, only labels and numbers.
+    """
+
+    method: str = ""
+    path: str = ""
+    endpoint: str = "other"
+    request_id: str = ""
+    http_status: int | None = None
+    status: str = "ok"  # ok | error | cancelled | refused
+    caller: Caller = ANONYMOUS
+    workspace: str | None = None
+    model_requested: str | None = None
+    route: str | None = None
+    reason: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    upstream_model: str | None = None
+    data_class: str | None = None
+    findings: tuple[str, ...] = ()
+    max_tokens: int | None = None
+    attempts: int = 0
+    fallbacks: int = 0
+    retries: int = 0
+    streamed: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+    duration_s: float = 0.0
+    upstream_s: float = 0.0
+    ttft_ms: float | None = None
+    error_kind: str | None = None
+    refusal_rule: str | None = None
+    last: Attempt | None = None
+
+    def add(self, a: Attempt) -> Literal["fallback", "retry"] | None:
+        """Fold in an attempt; says whether it followed a failed one as a fallback or retry."""
+        prev, self.last = self.last, a
+        self.request_id = self.request_id or a.request_id
+        if self.caller is ANONYMOUS:
+            self.caller = a.caller
+        self.workspace = self.workspace or a.task.workspace
+        self.route, self.reason = self.route or a.route, self.reason or a.reason
+        self.data_class = self.data_class or a.data_class
+        self.provider, self.model, self.upstream_model = a.provider, a.model, a.upstream_model
+        self.attempts += 1
+        self.streamed = self.streamed or a.streamed
+        self.prompt_tokens += a.usage.prompt_tokens
+        self.completion_tokens += a.usage.completion_tokens
+        self.cached_tokens += a.usage.cached_tokens
+        self.cost_usd += a.cost_usd
+        self.upstream_s += a.latency_ms / 1000.0
+        self.ttft_ms = a.ttft_ms
+        self.error_kind = a.error_kind
+        if a.retry:
+            self.retries += 1
+            return "retry"
+        if prev is not None and prev.status == "error" and a.attempt > prev.attempt:
+            self.fallbacks += 1
+            return "fallback"
+        return None
+
+    def finish(self, duration_s: float, http_status: int | None, *, crashed: bool = False) -> None:
+        """Settle the outcome. No response at all means the client went away."""
+        self.duration_s = duration_s
+        if http_status is None and crashed:
+            http_status = 500
+        self.http_status = http_status
+        if self.refusal_rule is not None:
+            self.status = "refused"
+        elif http_status is None:
+            self.status = "cancelled"
+        elif http_status >= 400:
+            self.status = "error"
+        elif self.last is not None and self.last.status != "ok":
+            self.status = self.last.status  # the stream broke (or the client left) after 200
+        else:
+            self.status = "ok"
+
+    @property
+    def upstream_called(self) -> bool:
+        return self.attempts > 0
+
+    @property
+    def code(self) -> int:
+        """The HTTP status to count; 499 (client closed request) when none was sent."""
+        return self.http_status if self.http_status is not None else 499
+
+    def fields(self) -> dict[str, Any]:
+        c = self.caller
+        overhead = max(0.0, self.duration_s - self.upstream_s) if self.attempts else None
+        return {
+            "request_id": self.request_id or None, "method": self.method, "path": self.path,
+            "http_status": self.http_status, "status": self.status,
+            "key_name": c.key_name, "key_id": c.key_id, "team": c.team,
+            "workspace": self.workspace, "model_requested": self.model_requested,
+            "route": self.route, "reason": self.reason, "provider": self.provider,
+            "model": self.model, "upstream_model": self.upstream_model or None,
+            "data_class": self.data_class, "findings": list(self.findings),
+            "attempts": self.attempts, "fallbacks": self.fallbacks, "retries": self.retries,
+            "streamed": self.streamed, "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens, "cached_tokens": self.cached_tokens,
+            "cost_usd": round(self.cost_usd, 9), "latency_ms": round(self.duration_s * 1000, 3),
+            "upstream_ms": round(self.upstream_s * 1000, 3) if self.attempts else None,
+            "overhead_ms": round(overhead * 1000, 3) if overhead is not None else None,
+            "ttft_ms": round(self.ttft_ms, 3) if self.ttft_ms is not None else None,
+            "error_kind": self.error_kind, "refusal_rule": self.refusal_rule,
+        }
+
+
+class _Alert(Protocol):
+    """``aegis.budget.BudgetAlert``, structurally."""
+
+    budget: str
+    scope: str
+    period: str
+    spend_usd: float
+    limit_usd: float
+    threshold: float
+
+
+class _Transition(Protocol):
+    """``aegis.resilience.breaker.Transition``, structurally."""
+
+    key: tuple[str, str]
+    old: Any
+    new: Any
+    reason: str
+
+
+def _state(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+class RequestLog(Recorder):
+    """Emits Aegis's events on one logger; as a ``Recorder`` it logs failed attempts."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.log = logger or logging.getLogger("aegis.events")
+
+    def record(self, attempt: Attempt) -> None:
+        if attempt.status != "error" or not self.log.isEnabledFor(logging.WARNING):
+            return
+        a = attempt
+        self._emit(logging.WARNING, "upstream_error",
+                   f"{a.provider}/{a.model} attempt {a.attempt} failed: {a.error_kind}",
+                   request_id=a.request_id, provider=a.provider, model=a.model,
+                   attempt=a.attempt, error_kind=a.error_kind, streamed=a.streamed,
+                   latency_ms=round(a.latency_ms, 3))
+
+    def request(self, s: RequestSummary) -> None:
+        level = (logging.WARNING if s.status == "error" and (s.http_status or 0) >= 500
+                 else logging.INFO)
+        if not self.log.isEnabledFor(level):
+            return
+        served = f" {s.provider}/{s.model}" if s.provider else ""
+        message = (f"{s.method} {s.path} {s.http_status if s.http_status is not None else '-'}"
+                   f"{served} {s.status} {s.duration_s * 1000:.1f}ms")
+        self._emit(level, "request", message, **s.fields())
+
+    def fallback(self, failed: Attempt, then: Attempt) -> None:
+        self._emit(logging.INFO, "fallback",
+                   f"{failed.provider}/{failed.model} failed ({failed.error_kind}); "
+                   f"fell back to {then.provider}/{then.model}",
+                   request_id=then.request_id, from_provider=failed.provider,
+                   from_model=failed.model, to_provider=then.provider, to_model=then.model,
+                   error_kind=failed.error_kind, attempt=then.attempt)
+
+    def privacy_refusal(self, s: RequestSummary, rule: str, detail: str | None = None) -> None:
+        c = s.caller
+        self._emit(logging.INFO, "privacy_refusal", f"refused by rule {rule}",
+                   request_id=s.request_id or None, rule=rule, data_class=s.data_class,
+                   findings=list(s.findings), route=s.route, key_name=c.key_name, team=c.team,
+                   detail=detail)
+
+    def budget_alert(self, alert: _Alert) -> None:
+        """For alerters that do not log themselves (``aegis.budget.Alerter`` already does)."""
+        self._emit(logging.WARNING, "budget_alert",
+                   f"budget {alert.budget} reached {alert.threshold:.0%} of its limit",
+                   budget=alert.budget, scope=alert.scope, period=alert.period,
+                   spend_usd=alert.spend_usd, limit_usd=alert.limit_usd,
+                   threshold=alert.threshold)
+
+    def breaker_transition(self, t: _Transition) -> None:
+        old, new = _state(t.old), _state(t.new)
+        self._emit(logging.WARNING if new == "open" else logging.INFO, "breaker_transition",
+                   f"circuit {t.key[0]}/{t.key[1]}: {old} -> {new}",
+                   provider=t.key[0], model=t.key[1], old=old, new=new, reason=t.reason)
+
+    def config_loaded(self, settings: Settings) -> None:
+        """What is in effect: names, kinds and counts -- never keys, headers or URLs' secrets."""
+        policy = settings.routing
+        self._emit(logging.INFO, "config_loaded", f"configuration loaded from {settings.source}",
+                   source=settings.source,
+                   providers={n: {"kind": p.kind, "locality": p.locality}
+                              for n, p in settings.providers.items()},
+                   models=sorted(m.name for m in settings.catalog),
+                   routes=sorted(policy.routes), rules=[r.name for r in policy.rules],
+                   airgap=policy.airgap, detector=policy.detector,
+                   notes=list(settings.notes))
+
+    def _emit(self, level: int, event: str, message: str, **fields: Any) -> None:
+        fields["event"] = event
+        self.log.log(level, message, extra=fields)
+
+
+__all__ = [
+    "ConsoleFormatter", "JsonFormatter", "LogFormat", "RedactingFilter", "RequestLog",
+    "RequestSummary", "configure_logging", "is_key_field", "redact", "redact_value",
+]

@@ -1,0 +1,464 @@
+"""Prometheus metrics: one ``Metrics`` object per process, fed by the request path.
+
+Why a class and not module-level metrics: tests, embedded use and several
+gateways in one process each need their own ``CollectorRegistry``.
+
+Cardinality is bounded by construction. Provider, model and route labels only
+take values from the configuration (anything else becomes ``other``); key,
+team, budget and rule labels take the first ``max_dynamic`` distinct values
+and then ``other``. No request ids, no secrets -- the key label is the key's
+*name*.
+
+Multi-process servers (``uvicorn --workers N``): when ``PROMETHEUS_MULTIPROC_DIR``
+is set (before ``prometheus_client`` is first imported, i.e. in the server's
+environment), every worker writes its samples to files in that directory and
+``exposition()`` -- in whichever worker answers the scrape -- merges all of them
+with ``MultiProcessCollector``. Gauges declare how to merge: in-flight requests
+sum over live workers, circuit state takes the worst live worker, budget gauges
+take the most recent write. Clear the directory before the workers start
+(``clear_multiprocess_dir``) and call ``close()`` when a worker exits.
+
+Hot path: label children are looked up in plain dicts keyed by the raw values,
+so ``record()`` costs a few dict lookups and counter increments (see
+``docs/observability.md`` for the measured cost).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from aegis.errors import ConfigError
+from aegis.records import Attempt, Recorder
+
+if TYPE_CHECKING:
+    from aegis.config import Settings
+
+log = logging.getLogger("aegis.observability")
+
+OTHER = "other"  # the value every out-of-set label collapses to
+ANONYMOUS_KEY = "anonymous"
+NONE = "none"
+PROVIDER_WIDE = "*"  # the breaker's provider-wide circuit (``aegis.resilience.breaker``)
+CIRCUIT_STATES: Mapping[str, int] = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
+STRATEGIES = ("balanced", "cost", "latency", "quality", "local_first", "ordered")
+DATA_CLASSES = ("public", "internal", "confidential", "pii", "phi")
+ERROR_KINDS = ("rate_limited", "auth", "bad_request", "context_too_long", "content_filtered",
+               "timeout", "unavailable", "invalid_response", "upstream_error", "cancelled",
+               "client_disconnected", "probe_failed")
+ENDPOINTS: Mapping[str, str] = {
+    "/v1/chat/completions": "chat", "/v1/embeddings": "embeddings", "/v1/models": "models",
+    "/v1/route": "route",
+}
+_CODES = frozenset({200, 400, 401, 403, 404, 405, 408, 413, 422, 429, 499, 500, 502, 503, 504})
+
+# LLM calls span 50 ms (cache hit, tiny model) to minutes (long generations).
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
+# What the gateway adds should be well under a millisecond: resolve that range.
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                    0.25, 0.5, 1.0)
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+Kind = Literal["counter", "gauge", "histogram"]
+GaugeMode = Literal["all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum",
+                    "mostrecent", "livemostrecent"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One exported metric; the table below is the contract dashboards are tested against."""
+
+    name: str  # as exposed (counters end in ``_total``)
+    kind: Kind
+    labels: tuple[str, ...]
+    doc: str
+    buckets: tuple[float, ...] = ()
+    mode: GaugeMode = "all"  # how multi-process mode merges a gauge
+
+
+SPECS: tuple[MetricSpec, ...] = (
+    MetricSpec("aegis_requests_total", "counter",
+               ("provider", "model", "route", "status", "error_kind"),
+               "Upstream attempts by outcome (a fallback adds an attempt); status is "
+               "ok|error|cancelled."),
+    MetricSpec("aegis_http_responses_total", "counter", ("endpoint", "code"),
+               "Gateway responses by endpoint and HTTP status code."),
+    MetricSpec("aegis_request_duration_seconds", "histogram", ("endpoint", "provider", "status"),
+               "Whole request at the gateway, first byte in to last byte out.",
+               LATENCY_BUCKETS),
+    MetricSpec("aegis_upstream_duration_seconds", "histogram", ("provider", "model"),
+               "One upstream attempt (ok or error; cancelled attempts are left out).",
+               LATENCY_BUCKETS),
+    MetricSpec("aegis_time_to_first_token_seconds", "histogram", ("provider", "model"),
+               "Time to the first streamed chunk of an upstream attempt.", TTFT_BUCKETS),
+    MetricSpec("aegis_gateway_overhead_seconds", "histogram", ("endpoint",),
+               "Request duration minus time spent upstream, for requests that called one.",
+               OVERHEAD_BUCKETS),
+    MetricSpec("aegis_tokens_total", "counter", ("provider", "model", "direction"),
+               "Tokens by direction: prompt (includes cached), completion, cached."),
+    MetricSpec("aegis_cost_usd_total", "counter", ("provider", "model", "key", "team"),
+               "Cost in USD by provider, model, gateway key name and team."),
+    MetricSpec("aegis_budget_spend_usd", "gauge", ("budget",),
+               "Settled spend of a budget in its current period.", mode="mostrecent"),
+    MetricSpec("aegis_budget_limit_usd", "gauge", ("budget",), "A budget's limit.",
+               mode="mostrecent"),
+    MetricSpec("aegis_budget_utilisation", "gauge", ("budget",),
+               "Spend / limit of a budget (1.0 = exhausted).", mode="mostrecent"),
+    MetricSpec("aegis_budget_alerts_total", "counter", ("budget", "threshold"),
+               "Budget threshold alerts fired."),
+    MetricSpec("aegis_fallbacks_total", "counter", ("provider", "model"),
+               "Requests that moved on to the next candidate after this one failed."),
+    MetricSpec("aegis_retries_total", "counter", ("provider", "model"),
+               "Retries of the same candidate after it failed."),
+    MetricSpec("aegis_circuit_state", "gauge", ("provider", "model"),
+               "Circuit breaker state: 0 closed, 1 half-open, 2 open (model * = provider-wide).",
+               mode="livemax"),
+    MetricSpec("aegis_privacy_refusals_total", "counter", ("rule",),
+               "Requests refused by a policy rule (privacy, airgap, allow_list:...)."),
+    MetricSpec("aegis_sensitive_detections_total", "counter", ("data_class",),
+               "Requests in which the detector found sensitive data, by effective class."),
+    MetricSpec("aegis_inflight_requests", "gauge", (), "Requests being served right now.",
+               mode="livesum"),
+)
+
+
+def series_names() -> dict[str, tuple[str, ...]]:
+    """Every series name a PromQL query may use, with the labels it carries."""
+    out: dict[str, tuple[str, ...]] = {}
+    for spec in SPECS:
+        if spec.kind == "histogram":
+            out[spec.name + "_bucket"] = (*spec.labels, "le")
+            out[spec.name + "_sum"] = spec.labels
+            out[spec.name + "_count"] = spec.labels
+        else:
+            out[spec.name] = spec.labels
+    return out
+
+
+class _BudgetRow(Protocol):
+    """What ``BudgetManager.status()`` returns, as far as metrics care."""
+
+    @property
+    def budget(self) -> Any: ...  # has ``name`` and ``limit_usd``
+    @property
+    def spent_usd(self) -> float: ...
+
+
+class Bounded:
+    """Maps raw label values onto a bounded set.
+
+    With ``allowed``: those values pass, anything else is ``other``. Without: the
+    first ``cap`` distinct values pass (per process), later ones are ``other``.
+    """
+
+    __slots__ = ("allowed", "cap", "seen")
+
+    def __init__(self, allowed: Iterable[str] | None = None, cap: int = 500) -> None:
+        self.allowed = frozenset(allowed) if allowed is not None else None
+        self.cap = cap
+        self.seen: set[str] = set()
+
+    def __call__(self, value: str | None, default: str = NONE) -> str:
+        if not value:
+            return default
+        if self.allowed is not None:
+            return value if value in self.allowed else OTHER
+        if value in self.seen:
+            return value
+        if len(self.seen) < self.cap:
+            self.seen.add(value)
+            return value
+        return OTHER
+
+
+class _ModelSeries:
+    """The per-(provider, model) children an attempt touches, bound once."""
+
+    __slots__ = ("cached", "completion", "prompt", "retries", "ttft", "upstream")
+
+    def __init__(self, m: Metrics, provider: str, model: str) -> None:
+        self.upstream = m.upstream_duration.labels(provider, model)
+        self.ttft = m.ttft.labels(provider, model)
+        self.prompt = m.tokens.labels(provider, model, "prompt")
+        self.completion = m.tokens.labels(provider, model, "completion")
+        self.cached = m.tokens.labels(provider, model, "cached")
+        self.retries = m.retries.labels(provider, model)
+
+
+_CACHE_MAX = 4096  # raw-value caches are cleared past this (bounded memory, not correctness)
+
+
+class Metrics(Recorder):
+    """Owns a registry and every Aegis metric; a ``Recorder`` for upstream attempts.
+
+    ``providers``/``models``/``routes``: the label values allowed (from config);
+    ``None`` admits the first ``max_dynamic`` values seen (tests, embedded use).
+    """
+
+    def __init__(
+        self,
+        *,
+        providers: Iterable[str] | None = None,
+        models: Iterable[str] | None = None,
+        routes: Iterable[str] | None = None,
+        max_dynamic: int = 500,
+    ) -> None:
+        self.multiprocess_dir = _multiprocess_dir()
+        self.registry = CollectorRegistry(auto_describe=True)
+        metrics_registry: CollectorRegistry | None = self.registry
+        if self.multiprocess_dir is not None:
+            if values.ValueClass is values.MutexValue:
+                raise ConfigError(
+                    "PROMETHEUS_MULTIPROC_DIR is set but prometheus_client was imported before "
+                    "it was: set it in the server's environment, not at run time")
+            # Live values go to files; the registry only holds the collector that merges them.
+            Path(self.multiprocess_dir).mkdir(parents=True, exist_ok=True)
+            MultiProcessCollector(  # type: ignore[no-untyped-call]
+                self.registry, path=self.multiprocess_dir)
+            metrics_registry = None
+        self.provider_label = Bounded(providers, max_dynamic)
+        self.model_label = Bounded(
+            None if models is None else {*models, PROVIDER_WIDE}, max_dynamic)
+        self.route_label = Bounded(routes, max_dynamic)
+        self.key_label = Bounded(None, max_dynamic)
+        self.team_label = Bounded(None, max_dynamic)
+        self.budget_label = Bounded(None, max_dynamic)
+        self.rule_label = Bounded(None, 64)
+        self.error_label = Bounded(ERROR_KINDS)
+        self.class_label = Bounded(DATA_CLASSES)
+
+        built: dict[str, Any] = {}
+        for spec in SPECS:
+            built[spec.name] = _build(spec, metrics_registry)
+        self.requests: Counter = built["aegis_requests_total"]
+        self.http_responses: Counter = built["aegis_http_responses_total"]
+        self.request_duration: Histogram = built["aegis_request_duration_seconds"]
+        self.upstream_duration: Histogram = built["aegis_upstream_duration_seconds"]
+        self.ttft: Histogram = built["aegis_time_to_first_token_seconds"]
+        self.overhead: Histogram = built["aegis_gateway_overhead_seconds"]
+        self.tokens: Counter = built["aegis_tokens_total"]
+        self.cost: Counter = built["aegis_cost_usd_total"]
+        self.budget_spend: Gauge = built["aegis_budget_spend_usd"]
+        self.budget_limit: Gauge = built["aegis_budget_limit_usd"]
+        self.budget_utilisation: Gauge = built["aegis_budget_utilisation"]
+        self.budget_alerts: Counter = built["aegis_budget_alerts_total"]
+        self.fallbacks: Counter = built["aegis_fallbacks_total"]
+        self.retries: Counter = built["aegis_retries_total"]
+        self.circuit_state: Gauge = built["aegis_circuit_state"]
+        self.refusals: Counter = built["aegis_privacy_refusals_total"]
+        self.detections: Counter = built["aegis_sensitive_detections_total"]
+        self.inflight: Gauge = built["aegis_inflight_requests"]
+
+        # Raw values -> bound children: the hot path skips both normalisation and labels().
+        self._series: dict[tuple[str, str], _ModelSeries] = {}
+        self._outcomes: dict[tuple[str, str, str, str, str | None], Counter] = {}
+        self._costs: dict[tuple[str, str, str | None, str | None], Counter] = {}
+        self._finished: dict[tuple[str, str | None, str, int],
+                             tuple[Histogram, Counter, Histogram]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, max_dynamic: int = 500) -> Metrics:
+        """Label sets from the configuration: the only provider, model and route values."""
+        return cls(providers=settings.providers, models=[m.name for m in settings.catalog],
+                   routes=route_labels(settings), max_dynamic=max_dynamic)
+
+    # -- per attempt (Recorder) ----------------------------------------------------------
+
+    def record(self, attempt: Attempt) -> None:
+        try:
+            self._record(attempt)
+        except Exception:  # a metrics bug must never fail a request
+            log.exception("metrics: recording an attempt failed")
+
+    def _record(self, a: Attempt) -> None:
+        series = self._series.get((a.provider, a.model))
+        if series is None:
+            series = self._bind_series(a.provider, a.model)
+        okey = (a.provider, a.model, a.route, a.status, a.error_kind)
+        outcome = self._outcomes.get(okey)
+        if outcome is None:
+            outcome = self._bind(self._outcomes, okey, self.requests.labels(
+                self.provider_label(a.provider), self.model_label(a.model),
+                self.route_label(a.route), a.status if a.status in _STATUSES else OTHER,
+                self.error_label(a.error_kind)))
+        outcome.inc()
+        if a.retry:  # the same candidate again
+            series.retries.inc()
+        if a.status != "cancelled":
+            series.upstream.observe(a.latency_ms / 1000.0)
+        if a.ttft_ms is not None:
+            series.ttft.observe(a.ttft_ms / 1000.0)
+        usage = a.usage
+        if usage.prompt_tokens:
+            series.prompt.inc(usage.prompt_tokens)
+        if usage.completion_tokens:
+            series.completion.inc(usage.completion_tokens)
+        if usage.cached_tokens:
+            series.cached.inc(usage.cached_tokens)
+        if a.cost_usd:
+            caller = a.caller
+            ckey = (a.provider, a.model, caller.key_name, caller.team)
+            cost = self._costs.get(ckey)
+            if cost is None:
+                cost = self._bind(self._costs, ckey, self.cost.labels(
+                    self.provider_label(a.provider), self.model_label(a.model),
+                    self.key_label(caller.key_name, ANONYMOUS_KEY), self.team_label(caller.team)))
+            cost.inc(a.cost_usd)
+
+    def _bind_series(self, provider: str, model: str) -> _ModelSeries:
+        series = _ModelSeries(self, self.provider_label(provider), self.model_label(model))
+        return self._bind(self._series, (provider, model), series)
+
+    @staticmethod
+    def _bind(cache: dict[_K, _V], key: _K, child: _V) -> _V:
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[key] = child
+        return child
+
+    # -- per request (the gateway) ----------------------------------------------------------
+
+    def request_started(self) -> None:
+        self.inflight.inc()
+
+    def request_finished(
+        self,
+        duration_s: float,
+        upstream_s: float | None,
+        status: str,
+        *,
+        endpoint: str = "chat",
+        provider: str | None = None,
+        code: int = 200,
+    ) -> None:
+        """Pairs with ``request_started``. ``upstream_s`` is None when no upstream was called
+        (refused, invalid, ``/v1/models``): then there is no overhead to report."""
+        self.inflight.dec()
+        key = (endpoint, provider, status, code)
+        bound = self._finished.get(key)
+        if bound is None:
+            ep = endpoint if endpoint in _ENDPOINT_LABELS else OTHER
+            bound = self._bind(self._finished, key, (
+                self.request_duration.labels(
+                    ep, self.provider_label(provider),
+                    status if status in _REQUEST_STATUSES else OTHER),
+                self.http_responses.labels(ep, _code_label(code)),
+                self.overhead.labels(ep)))
+        duration, responses, overhead = bound
+        duration.observe(duration_s)
+        responses.inc()
+        if upstream_s is not None:
+            overhead.observe(max(0.0, duration_s - upstream_s))
+
+    def fallback(self, provider: str, model: str) -> None:
+        """``provider``/``model``: the candidate that failed and was moved on from."""
+        self.fallbacks.labels(self.provider_label(provider), self.model_label(model)).inc()
+
+    def retry(self, provider: str, model: str) -> None:
+        """``record`` already counts attempts with ``retry > 0``; for retries made elsewhere."""
+        self.retries.labels(self.provider_label(provider), self.model_label(model)).inc()
+
+    def refusal(self, rule: str) -> None:
+        self.refusals.labels(self.rule_label(rule, OTHER)).inc()
+
+    def detection(self, data_class: str) -> None:
+        self.detections.labels(self.class_label(str(data_class), OTHER)).inc()
+
+    # -- budgets and breakers (hooks, any thread) -----------------------------------------
+
+    def budget_state(self, budget: str, spend_usd: float, limit_usd: float) -> None:
+        name = self.budget_label(budget, OTHER)
+        self.budget_spend.labels(name).set(spend_usd)
+        self.budget_limit.labels(name).set(limit_usd)
+        self.budget_utilisation.labels(name).set(spend_usd / limit_usd if limit_usd > 0 else 0.0)
+
+    def budget_states(self, rows: Iterable[_BudgetRow]) -> None:
+        """Refresh every budget gauge from ``BudgetManager.status()`` rows."""
+        for row in rows:
+            self.budget_state(row.budget.name, row.spent_usd, row.budget.limit_usd)
+
+    def budget_alert(self, budget: str, threshold: float, spend_usd: float | None = None,
+                     limit_usd: float | None = None) -> None:
+        self.budget_alerts.labels(self.budget_label(budget, OTHER), f"{threshold:g}").inc()
+        if spend_usd is not None and limit_usd is not None:
+            self.budget_state(budget, spend_usd, limit_usd)
+
+    def breaker_state(self, provider: str, model: str, state: str) -> None:
+        """``state``: closed | half_open | open (``State`` values work as they are)."""
+        self.circuit_state.labels(self.provider_label(provider), self.model_label(model)).set(
+            CIRCUIT_STATES.get(str(state), 0))
+
+    # -- exposition -------------------------------------------------------------------------
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The body and content type for ``GET /metrics`` (OpenMetrics if ``accept`` asks)."""
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
+
+    def close(self) -> None:
+        """This worker is exiting: drop its live-gauge files (multi-process mode)."""
+        if self.multiprocess_dir is not None:
+            mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]
+
+
+_STATUSES = frozenset({"ok", "error", "cancelled"})
+_REQUEST_STATUSES = frozenset({"ok", "error", "cancelled", "refused"})
+_ENDPOINT_LABELS = frozenset(ENDPOINTS.values())
+
+
+def route_labels(settings: Settings) -> set[str]:
+    """Every ``Decision.route`` value the configuration can produce."""
+    policy = settings.routing
+    return {"pinned", *(f"route:{n}" for n in policy.routes),
+            *(f"rule:{r.name}" for r in policy.rules), *(f"strategy:{s}" for s in STRATEGIES)}
+
+
+def endpoint_label(path: str) -> str:
+    return ENDPOINTS.get(path, OTHER)
+
+
+def _code_label(code: int) -> str:
+    return str(code) if code in _CODES else f"{code // 100}xx"
+
+
+def _build(spec: MetricSpec, registry: CollectorRegistry | None) -> Any:
+    factory: Callable[..., Any]
+    kwargs: dict[str, Any] = {"registry": registry}
+    if spec.kind == "counter":
+        factory = Counter
+    elif spec.kind == "histogram":
+        factory, kwargs["buckets"] = Histogram, spec.buckets
+    else:
+        factory, kwargs["multiprocess_mode"] = Gauge, spec.mode
+    return factory(spec.name, spec.doc, spec.labels, **kwargs)
+
+
+def _multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def clear_multiprocess_dir(path: str | os.PathLike[str] | None = None) -> None:
+    """Remove stale sample files; call once before starting the workers (not in a worker)."""
+    target = path or _multiprocess_dir()
+    if target is None:
+        return
+    directory = Path(target)
+    directory.mkdir(parents=True, exist_ok=True)
+    for file in directory.glob("*.db"):
+        file.unlink(missing_ok=True)
+
+
+__all__ = [
+    "ANONYMOUS_KEY", "CIRCUIT_STATES", "ENDPOINTS", "OTHER", "SPECS", "Bounded", "MetricSpec",
+    "Metrics", "clear_multiprocess_dir", "endpoint_label", "route_labels", "series_names",
+]

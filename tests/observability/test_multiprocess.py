@@ -1,0 +1,88 @@
+"""Several worker processes, one scrape: ``PROMETHEUS_MULTIPROC_DIR`` mode end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from aegis.errors import ConfigError
+from aegis.observability import Metrics, clear_multiprocess_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+
+WORKER = """
+import sys
+from aegis.observability import Metrics
+from tests.observability.helpers import attempt
+
+state, spend, close = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "close"
+m = Metrics(providers=["openai"], models=["gpt-4o-mini"], routes=["pinned"])
+for _ in range(3):
+    m.record(attempt(cost_usd=0.5))
+m.request_started()  # still in flight when the worker exits, unless it closes
+m.request_finished(0.2, 0.1, "ok", provider="openai")
+m.request_started()
+m.breaker_state("openai", "gpt-4o-mini", state)
+m.budget_state("monthly", spend, 100.0)
+if close:
+    m.close()
+"""
+
+SCRAPE = """
+import sys
+from aegis.observability import Metrics
+body, _ = Metrics().exposition()
+sys.stdout.write(body.decode())
+"""
+
+
+def _run(code: str, directory: Path, *args: str) -> str:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_one_scrape_merges_every_worker(tmp_path: Path) -> None:
+    _run(WORKER, tmp_path, "open", "10", "keep")
+    _run(WORKER, tmp_path, "closed", "20", "keep")
+    _run(WORKER, tmp_path, "closed", "30", "close")  # exited cleanly: its live gauges go
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(_run(SCRAPE, tmp_path))
+               for s in f.samples}
+
+    def value(name: str, **labels: str) -> float:
+        want = set(labels.items())
+        return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+
+    assert value("aegis_requests_total", provider="openai", status="ok") == 9  # counters sum
+    assert value("aegis_cost_usd_total") == pytest.approx(4.5)
+    assert value("aegis_tokens_total", direction="prompt") == 90
+    assert value("aegis_request_duration_seconds_count") == 3
+    assert value("aegis_gateway_overhead_seconds_sum") == pytest.approx(0.3)
+    assert value("aegis_inflight_requests") == 2  # live sum: the closed worker is gone
+    assert value("aegis_circuit_state", provider="openai", model="gpt-4o-mini") == 2  # worst
+    assert value("aegis_budget_spend_usd", budget="monthly") == 30  # most recent write
+    assert value("aegis_budget_utilisation", budget="monthly") == pytest.approx(0.3)
+
+
+def test_clear_removes_stale_files(tmp_path: Path) -> None:
+    _run(WORKER, tmp_path, "closed", "1", "keep")
+    assert list(tmp_path.glob("*.db"))
+    clear_multiprocess_dir(tmp_path)
+    assert not list(tmp_path.glob("*.db"))
+
+
+def test_dir_set_too_late_is_a_config_error(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # prometheus_client was imported by this process without the variable: values would
+    # silently stay per process, which is exactly what multi-process mode must prevent.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
+        Metrics()
