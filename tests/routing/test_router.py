@@ -29,6 +29,7 @@ def model(name: str, provider: str, quality: float, inp: float, out: float, *,
 
 def config(**extra: Any) -> dict[str, Any]:
     return {
+        "storage": {"url": "sqlite:///:memory:"},
         "providers": {
             "lan": {"kind": "ollama", "base_url": "http://127.0.0.1:9", "locality": "local"},
             "cheapco": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"},
