@@ -130,14 +130,16 @@ class Engine:
     async def start(self) -> None:
         """Start-up checks (e.g. the local model file); raises ``ConfigError``.
 
-        Also loads the tokenizer tables now, so the first request does not pay for it.
+        Also restores budget state from the ledger, and optionally preloads the
+        tokenizer tables (``defaults.preload_tokenizer``).
         """
         if self._starting is None:
             self._starting = asyncio.ensure_future(self._start())
         await asyncio.shield(self._starting)  # concurrent first callers all wait for it
 
     async def _start(self) -> None:
-        await asyncio.to_thread(warm_tokenizers)
+        if self.settings.defaults.preload_tokenizer:
+            await asyncio.to_thread(warm_tokenizers)
         await asyncio.to_thread(self.budgets.restore)  # a restart does not reset spend
         for adapter in self.adapters.values():
             await adapter.check()

@@ -85,6 +85,9 @@ class StorageConfig(_Strict):
 class DefaultsConfig(_Strict):
     model: str = "auto"
     max_tokens: int = Field(1024, ge=1)  # cap applied when a client sets none
+    # The tokenizer tables (~45 MB) are needed only when an upstream reports no usage
+    # (or a client leaves mid-stream); preloading trades that memory for no first-use pause.
+    preload_tokenizer: bool = False
 
 
 class AegisConfig(_Strict):

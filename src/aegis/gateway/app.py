@@ -222,12 +222,12 @@ class GatewayApp:
                 raise
             status, headers, encoded = error_response(exc)
             payload = orjson.loads(encoded)
-            payload["decision"] = exc.decision
+            payload["decision"] = dict(exc.decision)
             await _send(send, status, headers, orjson.dumps(payload))
             return
         answer = {"route": decision.route, "reason": decision.reason,
                   "candidates": [c.label for c in decision.candidates],
-                  "decision": decision.record}
+                  "decision": dict(decision.record)}
         await _send(send, 200, [_JSON, (b"x-aegis-request-id", request.id.encode())],
                     orjson.dumps(answer))
 

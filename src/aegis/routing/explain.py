@@ -1,9 +1,90 @@
-"""Rendering a decision record as a readable table (for ``aegis route``)."""
+"""The decision record, and rendering it as a readable table (for ``aegis route``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aegis.catalog import ModelInfo
+    from aegis.routing.decision import Exclusion
+    from aegis.routing.strategies import Scored
+
+
+class Explanation(Mapping[str, Any]):
+    """A decision record that is assembled only when somebody reads it.
+
+    Every request gets one, but few are ever read in full (``/v1/route``,
+    refusals, ``aegis route``); the per-candidate part is the expensive bit, so
+    it is built on first access. The head (what was requested and inferred) is
+    always there, because per-request logs and metrics read it.
+    """
+
+    def __init__(self, head: dict[str, Any]) -> None:
+        self._head = head
+        self.rules_tried: list[dict[str, Any]] = []
+        self._ranked: Sequence[Scored] = ()
+        self._cache: dict[str, Any] | None = None
+        self._route: str | None = None
+        self._strategy: str | None = None
+        self._reason: str | None = None
+        self._pool: Sequence[ModelInfo] = ()
+        self._excluded: Sequence[Exclusion] = ()
+        self._refused: dict[str, str] | None = None
+
+    @property
+    def ranked(self) -> Sequence[Scored]:
+        return self._ranked
+
+    @ranked.setter
+    def ranked(self, rows: Sequence[Scored]) -> None:
+        self._ranked, self._cache = rows, None
+
+    def decided(self, route: str, strategy: str, reason: str, pool: Sequence[ModelInfo],
+                excluded: Sequence[Exclusion]) -> None:
+        self._route, self._strategy, self._reason = route, strategy, reason
+        self._pool, self._excluded = pool, excluded
+        self._cache = None
+
+    def refused(self, rule: str, message: str) -> None:
+        self._refused = {"rule": rule, "message": message}
+        self._cache = None
+
+    def full(self) -> dict[str, Any]:
+        if self._cache is None:
+            self._cache = self._build()
+        return self._cache
+
+    def _build(self) -> dict[str, Any]:
+        out = dict(self._head)
+        out["rules_tried"] = list(self.rules_tried)
+        if self._route is not None:
+            out.update(
+                route=self._route, strategy=self._strategy,
+                considered=[f"{m.provider}/{m.name}" for m in self._pool],
+                excluded=[{"candidate": e.candidate, "rule": e.rule, "reason": e.reason}
+                          for e in self._excluded])
+        if self._refused is not None:
+            out["refused"] = dict(self._refused)
+        if self._ranked:
+            out["ranked"] = [r.explain() for r in self._ranked]
+            out["chosen"] = self._ranked[0].candidate.label
+            out["reason"] = self._reason
+        return out
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._head:
+            return self._head[key]
+        return self.full()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.full())
+
+    def __len__(self) -> int:
+        return len(self.full())
+
+    def __repr__(self) -> str:
+        return f"Explanation({self.full()!r})"
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

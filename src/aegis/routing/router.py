@@ -26,9 +26,10 @@ from aegis.providers.base import Provider
 from aegis.routing import classify
 from aegis.routing.constraints import HealthCheck, Limits, check
 from aegis.routing.decision import Candidate, Decision, Exclusion, Profile, Task
+from aegis.routing.explain import Explanation
 from aegis.routing.latency import LatencyStats
 from aegis.routing.policy import Route, RoutingPolicy, holds
-from aegis.routing.strategies import Scored, rank
+from aegis.routing.strategies import rank
 from aegis.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ class Router:
         self.latency = latency or LatencyStats()
         self.health = health
         self._models = [m for m in catalog if m.provider in providers]
+        self._candidates = {(m.name, m.provider): Candidate(m, providers[m.provider])
+                            for m in self._models}
+        self._pools: dict[tuple[str | None, str], tuple[ModelInfo, ...]] = {}
 
     def profile(self, request: ChatRequest, task: Task, *, kind: str = "chat") -> Profile:
         return classify.profile(request, task, detector=self.detector,
@@ -74,23 +78,12 @@ class Router:
         profile = self.profile(request, task, kind=kind)
         name = request.model
         pinned = self.catalog.get(name) if name != AUTO else None
-        record: dict[str, Any] = {
-            "model_requested": name,
-            "declared": task.declared(),
-            "inferred": dict(profile.inferred),
-            "profile": {"data_class": str(profile.data_class), "task_type": profile.task_type,
-                        "quality": profile.quality, "complexity": profile.complexity,
-                        "needs": sorted(profile.needs), "prompt_tokens": profile.prompt_tokens,
-                        "output_tokens": profile.output_tokens,
-                        "findings": list(profile.findings)},
-            "airgap": self.policy.airgap,
-            "rules_tried": [],
-        }
+        record = Explanation(self._head(name, task, profile))
         if pinned is not None and pinned.provider in self.providers:
             if pinned.kind != kind:
                 raise errors.InvalidRequest(
                     f"model {name!r} is a {pinned.kind} model, not a {kind} model", param="model")
-            return self._finish("pinned", f"model={pinned.name}", "ordered", [pinned],
+            return self._finish("pinned", f"model={pinned.name}", "ordered", (pinned,),
                                 profile, limits, record)
         if name in self.policy.routes:
             route = self.policy.routes[name]
@@ -113,28 +106,51 @@ class Router:
                 continue
             route = self.policy.routes[rule.route]
             pool = self._pool(route, kind)
-            eligible, _ = self._filter(pool, profile, limits)
-            record["rules_tried"].append({"rule": rule.name, "route": rule.route,
-                                          "eligible": len(eligible)})
-            if eligible:
+            filtered = self._filter(pool, profile, limits)
+            record.rules_tried.append({"rule": rule.name, "route": rule.route,
+                                       "eligible": len(filtered[0])})
+            if filtered[0]:
                 return self._finish(f"rule:{rule.name}", self._reason(profile, rule.route),
-                                    route.strategy, pool, profile, limits, record)
+                                    route.strategy, pool, profile, limits, record, filtered)
         strategy = self.policy.default_strategy
         return self._finish(f"strategy:{strategy}", self._reason(profile, strategy), strategy,
                             self._all(kind), profile, limits, record)
 
     # -- helpers ------------------------------------------------------------------
 
-    def _all(self, kind: str) -> list[ModelInfo]:
-        return [m for m in self._models if m.kind == kind]
+    def _head(self, name: str, task: Task, profile: Profile) -> dict[str, Any]:
+        """The part of the record every request needs (observability reads it)."""
+        return {
+            "model_requested": name,
+            "declared": task.declared(),
+            "inferred": dict(profile.inferred),
+            "profile": {"data_class": str(profile.data_class), "task_type": profile.task_type,
+                        "quality": profile.quality, "complexity": profile.complexity,
+                        "needs": sorted(profile.needs), "prompt_tokens": profile.prompt_tokens,
+                        "output_tokens": profile.output_tokens,
+                        "findings": list(profile.findings)},
+            "airgap": self.policy.airgap,
+        }
 
-    def _pool(self, route: Route, kind: str) -> list[ModelInfo]:
+    def _all(self, kind: str) -> tuple[ModelInfo, ...]:
+        pool = self._pools.get((None, kind))
+        if pool is None:
+            pool = self._pools[(None, kind)] = tuple(m for m in self._models if m.kind == kind)
+        return pool
+
+    def _pool(self, route: Route, kind: str) -> tuple[ModelInfo, ...]:
+        """A route's members; static for the process, so computed once."""
+        pool = self._pools.get((route.name, kind))
+        if pool is not None:
+            return pool
         if route.models:
             chosen = [self.catalog.get(n) for n in route.models]
-            pool = [m for m in chosen if m is not None and m.provider in self.providers]
+            members = [m for m in chosen if m is not None and m.provider in self.providers]
         else:
-            pool = self._all(kind)
-        return [m for m in pool if m.kind == kind and self._fits(route, m)]
+            members = list(self._all(kind))
+        pool = tuple(m for m in members if m.kind == kind and self._fits(route, m))
+        self._pools[(route.name, kind)] = pool
+        return pool
 
     def _fits(self, route: Route, model: ModelInfo) -> bool:
         if route.locality and self.providers[model.provider].locality != route.locality:
@@ -153,7 +169,7 @@ class Router:
         eligible: list[Candidate] = []
         excluded: list[Exclusion] = []
         for model in pool:
-            cand = Candidate(model, self.providers[model.provider])
+            cand = self._candidates[model.name, model.provider]
             why = check(cand, profile, self.policy, limits, self.health)
             if why is None:
                 eligible.append(cand)
@@ -169,25 +185,20 @@ class Router:
             return f"quality={profile.quality} -> {target}"
         return f"complexity={profile.complexity} -> {target}"
 
-    def _finish(self, route: str, reason: str, strategy: str, pool: Sequence[ModelInfo],
-                profile: Profile, limits: Limits, record: dict[str, Any]) -> Decision:
-        eligible, excluded = self._filter(pool, profile, limits)
-        record.update(route=route, strategy=strategy,
-                      considered=[f"{m.provider}/{m.name}" for m in pool],
-                      excluded=[{"candidate": e.candidate, "rule": e.rule, "reason": e.reason}
-                                for e in excluded])
+    def _finish(
+        self, route: str, reason: str, strategy: str, pool: Sequence[ModelInfo],
+        profile: Profile, limits: Limits, record: Explanation,
+        filtered: tuple[list[Candidate], list[Exclusion]] | None = None,
+    ) -> Decision:
+        eligible, excluded = filtered or self._filter(pool, profile, limits)
+        record.decided(route, strategy, reason, pool, excluded)
         if not eligible:
             refusal = self._refusal(route, pool, profile, excluded)
-            record["refused"] = {"rule": getattr(refusal, "rule", refusal.code),
-                                 "message": refusal.message}
+            record.refused(getattr(refusal, "rule", refusal.code), refusal.message)
             refusal.decision = record
             raise refusal
-        ranked: list[Scored] = rank(strategy, eligible, profile, self.policy.weights,
-                                    self.latency)
-        record["ranked"] = [r.explain() for r in ranked]
-        first = ranked[0].candidate
-        record["chosen"] = first.label
-        record["reason"] = reason
+        ranked = rank(strategy, eligible, profile, self.policy.weights, self.latency)
+        record.ranked = ranked
         return Decision(tuple(r.candidate for r in ranked), route, reason, record, profile)
 
     def _refusal(self, route: str, pool: Sequence[ModelInfo], profile: Profile,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from aegis.pricing import Prices
 from aegis.routing.decision import Candidate, Profile
@@ -27,14 +26,19 @@ COMPLEXITY_FLOOR = (0.0, 0.0, 0.5, 0.7)
 QUALITY_EMPHASIS = (0.5, 1.0, 2.0, 4.0)  # multiplies the quality weight in balanced
 
 
-@dataclass(frozen=True, slots=True)
 class Scored:
-    candidate: Candidate
-    score: float  # higher is better (within one strategy)
-    cost_usd: float  # expected cost of this request
-    latency_ms: float  # expected latency
-    quality: float
-    below_floor: bool
+    """One eligible candidate with the figures its strategy ranked it by."""
+
+    __slots__ = ("below_floor", "candidate", "cost_usd", "latency_ms", "quality", "score")
+
+    def __init__(self, candidate: Candidate, cost_usd: float, latency_ms: float,
+                 floor: float) -> None:
+        self.candidate = candidate
+        self.cost_usd = cost_usd
+        self.latency_ms = latency_ms
+        self.quality = candidate.model.quality
+        self.below_floor = self.quality < floor
+        self.score = 0.0  # higher is better, within one strategy
 
     def explain(self) -> dict[str, object]:
         return {"candidate": self.candidate.label, "score": round(self.score, 4),
@@ -45,7 +49,7 @@ class Scored:
 
 
 def expected_cost(prices: Prices, profile: Profile) -> float:
-    """Expected (not worst-case) cost: assume half the output cap is used."""
+    """Expected (not worst-case) cost: assume at most 512 output tokens are used."""
     p = prices.for_prompt(profile.prompt_tokens)
     output = min(profile.output_tokens, 512)
     return (profile.prompt_tokens * p.input + output * p.output) / 1_000_000
@@ -60,28 +64,17 @@ def rank(
 ) -> list[Scored]:
     floor = max(QUALITY_FLOOR[profile.quality_rank], COMPLEXITY_FLOOR[profile.complexity_rank])
     out_tokens = min(profile.output_tokens, 512)
-    rows = [
-        Scored(
-            c,
-            0.0,
-            expected_cost(c.model.prices, profile),
-            latency.expected_ms(c.provider.name, c.model, out_tokens),
-            c.model.quality,
-            c.model.quality < floor,
-        )
-        for c in candidates
-    ]
-    if strategy == "ordered" or not rows:
-        return [_with(r, -i) for i, r in enumerate(rows)]
-    scorer = _SCORERS.get(strategy, _balanced)
-    scored = scorer(rows, profile, weights)
+    rows = [Scored(c, expected_cost(c.model.prices, profile),
+                   latency.expected_ms(c.provider.name, c.model, out_tokens), floor)
+            for c in candidates]
+    if strategy == "ordered" or len(rows) < 2:
+        for i, r in enumerate(rows):
+            r.score = -float(i)
+        return rows
+    _SCORERS.get(strategy, _balanced)(rows, profile, weights)
     # floors first, then score; the sort is stable, so equal scores keep catalog order
-    return sorted(scored, key=lambda r: (r.below_floor, -r.score))
-
-
-def _with(row: Scored, score: float) -> Scored:
-    return Scored(row.candidate, score, row.cost_usd, row.latency_ms, row.quality,
-                  row.below_floor)
+    rows.sort(key=lambda r: (r.below_floor, -r.score))
+    return rows
 
 
 def _norm(values: Sequence[float], *, log: bool = False) -> list[float]:
@@ -93,35 +86,39 @@ def _norm(values: Sequence[float], *, log: bool = False) -> list[float]:
     return [(x - lo) / (hi - lo) for x in xs]
 
 
-def _balanced(rows: list[Scored], profile: Profile, weights: Weights) -> list[Scored]:
+def _balanced(rows: list[Scored], profile: Profile, weights: Weights) -> None:
     cost = _norm([r.cost_usd for r in rows], log=True)
     lat = _norm([r.latency_ms for r in rows], log=True)
     wq = weights.quality * QUALITY_EMPHASIS[max(profile.quality_rank,
                                                 profile.complexity_rank)]
     total = wq + weights.cost + weights.latency or 1.0
-    return [_with(r, (wq * r.quality + weights.cost * (1 - c) + weights.latency * (1 - la))
-                  / total) for r, c, la in zip(rows, cost, lat, strict=True)]
+    for r, c, la in zip(rows, cost, lat, strict=True):
+        r.score = (wq * r.quality + weights.cost * (1 - c) + weights.latency * (1 - la)) / total
 
 
-def _cost(rows: list[Scored], profile: Profile, weights: Weights) -> list[Scored]:
-    return [_with(r, -r.cost_usd + r.quality * 1e-12) for r in rows]
+def _cost(rows: list[Scored], profile: Profile, weights: Weights) -> None:
+    for r in rows:
+        r.score = -r.cost_usd + r.quality * 1e-12
 
 
-def _latency(rows: list[Scored], profile: Profile, weights: Weights) -> list[Scored]:
-    return [_with(r, -r.latency_ms) for r in rows]
+def _latency(rows: list[Scored], profile: Profile, weights: Weights) -> None:
+    for r in rows:
+        r.score = -r.latency_ms
 
 
-def _quality(rows: list[Scored], profile: Profile, weights: Weights) -> list[Scored]:
-    return [_with(r, r.quality - r.cost_usd * 1e-6) for r in rows]
+def _quality(rows: list[Scored], profile: Profile, weights: Weights) -> None:
+    for r in rows:
+        r.score = r.quality - r.cost_usd * 1e-6
 
 
-def _local_first(rows: list[Scored], profile: Profile, weights: Weights) -> list[Scored]:
-    balanced = _balanced(rows, profile, weights)
-    return [_with(r, r.score + (10.0 if r.candidate.provider.locality == "local" else 0.0))
-            for r in balanced]
+def _local_first(rows: list[Scored], profile: Profile, weights: Weights) -> None:
+    _balanced(rows, profile, weights)
+    for r in rows:
+        if r.candidate.provider.locality == "local":
+            r.score += 10.0
 
 
-_SCORERS: dict[str, Callable[[list[Scored], Profile, Weights], list[Scored]]] = {
+_SCORERS: dict[str, Callable[[list[Scored], Profile, Weights], None]] = {
     "balanced": _balanced,
     "cost": _cost,
     "latency": _latency,
