@@ -77,8 +77,8 @@ def test_migrations_apply_once_in_order(tmp_path: Path) -> None:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"attempts", "api_keys", "budget_state", "budget_reservations"} <= tables
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"attempts_time", "attempts_provider", "attempts_model", "attempts_key",
-            "attempts_team"} <= indexes
+    assert {"attempts_time", "attempts_key", "attempts_request"} <= indexes
+    assert not {"attempts_provider", "attempts_model", "attempts_team"} & indexes  # m004
     conn.close()
 
 
@@ -252,3 +252,22 @@ def test_money_conversions_are_exact_and_monotonic() -> None:
         worst = worst_case_cost(prompt, out, prices)
         actual = cost_usd(Usage(rng.randrange(prompt + 1), rng.randrange(out + 1)), prices)
         assert usd_to_nusd(actual) <= usd_to_nusd_ceil(worst)
+
+
+def test_attempts_are_stored_exactly_as_their_ledger_rows() -> None:
+    """The writer's direct Attempt -> columns path matches the LedgerRow codec."""
+    from aegis.ledger.sqlite import _attempt_values, _row_values
+    from aegis.records import Attempt, Caller
+    from aegis.task import Task
+    from aegis.types import Usage
+
+    attempt = Attempt(
+        request_id="req_1", started_at=1_790_000_000.5, provider="openai", model="gpt-4o-mini",
+        route="rule:x", reason="why", attempt=1, streamed=True, status="ok",
+        usage=Usage(10, 20, 3, 1), cost_usd=0.000123456, latency_ms=12.5, ttft_ms=3.25,
+        error_kind=None, usage_estimated=True,
+        task=Task(task_type="code", quality="high", workspace="ws", tags=("a", "b"),
+                  batch_size=4),
+        caller=Caller(key_id="k1", key_name="alice", team="research"),
+        upstream_model="gpt-4o-mini-2024", data_class="pii", retry=0)
+    assert _attempt_values(attempt) == _row_values(LedgerRow.from_attempt(attempt))

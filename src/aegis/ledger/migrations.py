@@ -126,10 +126,25 @@ def _budgets(conn: sqlite3.Connection) -> None:
     )
 
 
+def _slim_attempt_indexes(conn: sqlite3.Connection) -> None:
+    """Every secondary index costs each insert a B-tree update. Reports scan a time
+    window (``attempts_time``) and then group; budgets restore by key. The
+    per-dimension composites did not pay for themselves on the write path."""
+    _run(
+        conn,
+        "DROP INDEX IF EXISTS attempts_provider",
+        "DROP INDEX IF EXISTS attempts_model",
+        "DROP INDEX IF EXISTS attempts_key_name",
+        "DROP INDEX IF EXISTS attempts_team",
+        "DROP INDEX IF EXISTS attempts_workspace",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("m001_attempts", _attempts),
     Migration("m002_api_keys", _api_keys),
     Migration("m003_budgets", _budgets),
+    Migration("m004_slim_attempt_indexes", _slim_attempt_indexes),
 )
 
 

@@ -36,6 +36,8 @@ from aegis.ledger.store import (
     LedgerStore,
     Scope,
     SpendRow,
+    _label,
+    usd_to_nusd,
 )
 
 if TYPE_CHECKING:
@@ -112,6 +114,24 @@ def _row_values(row: LedgerRow) -> tuple[Any, ...]:
     return tuple(values)
 
 
+def _attempt_values(a: Attempt) -> tuple[Any, ...]:
+    """``_row_values(LedgerRow.from_attempt(a))`` without the intermediate object.
+
+    The writer thread runs this for every attempt while holding the GIL the event
+    loop needs; building the tuple directly costs a third of the detour.
+    """
+    t, u, c = a.task, a.usage, a.caller
+    return (
+        a.request_id, float(a.started_at), a.provider, a.model, a.upstream_model, a.route,
+        a.reason, a.attempt, int(a.streamed), a.status, u.prompt_tokens, u.completion_tokens,
+        u.cached_tokens, u.cache_write_tokens, usd_to_nusd(a.cost_usd), float(a.latency_ms),
+        a.ttft_ms, a.error_kind, int(a.usage_estimated), c.key_id, c.key_name, c.team,
+        _label(t.workspace), a.data_class or _label(t.data_class), _label(t.task_type),
+        _label(t.quality), _label(t.complexity), _label(t.strategy), t.batch_size,
+        json.dumps([str(tag) for tag in t.tags], ensure_ascii=False) if t.tags else None,
+    )
+
+
 def _row(record: Sequence[Any]) -> LedgerRow:
     values = dict(zip(_ROW_COLUMNS, record[1:], strict=True))
     values["streamed"] = bool(values["streamed"])
@@ -165,10 +185,8 @@ class SqliteLedgerStore(LedgerStore):
     # -- ledger ---------------------------------------------------------------
 
     def insert(self, rows: Iterable[LedgerRow | Attempt]) -> int:
-        values = [
-            _row_values(r if isinstance(r, LedgerRow) else LedgerRow.from_attempt(r))
-            for r in rows
-        ]
+        values = [_row_values(r) if isinstance(r, LedgerRow) else _attempt_values(r)
+                  for r in rows]
         if not values:
             return 0
         with self._lock:

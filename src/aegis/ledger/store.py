@@ -177,7 +177,7 @@ class LedgerRow:
             cost_nusd=usd_to_nusd(a.cost_usd), latency_ms=float(a.latency_ms),
             ttft_ms=a.ttft_ms, error_kind=a.error_kind, usage_estimated=a.usage_estimated,
             key_id=c.key_id, key_name=c.key_name, team=c.team, workspace=_label(t.workspace),
-            data_class=_label(t.data_class), task_type=_label(t.task_type),
+            data_class=a.data_class or _label(t.data_class), task_type=_label(t.task_type),
             quality=_label(t.quality), complexity=_label(t.complexity),
             strategy=_label(t.strategy), batch_size=t.batch_size,
             tags=tuple(str(tag) for tag in t.tags),

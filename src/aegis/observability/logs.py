@@ -22,6 +22,7 @@ masking anything key-shaped in every record that reaches the handler.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -77,6 +78,7 @@ def redact(text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=1024)
 def is_key_field(name: str) -> bool:
     return _KEY_FIELD.search(name) is not None
 
