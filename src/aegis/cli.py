@@ -142,12 +142,16 @@ def _serve(args: argparse.Namespace) -> int:
         from aegis.ledger import open_store
         from aegis.observability.metrics import clear_multiprocess_dir
 
+        if ":memory:" in settings.raw.storage.url:
+            raise ConfigError("storage.url: several workers need a shared file store "
+                              "(sqlite:///aegis.db), not :memory:")
         store = open_store(settings.raw.storage.url)
         open_access = MasterKey.from_env() is None and not KeyStore(store).any_keys()
         store.close()
         _banner(settings, host, port, open_access=open_access)
         if args.config:
             os.environ["AEGIS_CONFIG"] = os.path.abspath(args.config)
+        os.environ["AEGIS_WORKERS"] = str(workers)
         # each worker builds its own app; every worker writes its metrics here, one scrape sums
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="aegis-prom-"))
         clear_multiprocess_dir()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import dataclasses
 import base64
 import contextlib
 import logging
@@ -369,6 +370,10 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     """App factory; with no settings it loads ``$AEGIS_CONFIG`` (how workers find it)."""
     if settings is None:
         settings = load_settings(os.environ.get("AEGIS_CONFIG") or None)
+    if workers := os.environ.get("AEGIS_WORKERS"):
+        # `aegis serve --workers N`: each worker must know budgets are shared across processes
+        server = settings.server.model_copy(update={"workers": int(workers)})
+        settings = dataclasses.replace(settings, server=server)
     raw = settings.raw
     configure_logging(raw.logging.format, raw.logging.level)
     tracing = configure_tracing(raw.tracing.enabled, raw.tracing.exporter, settings=settings,
