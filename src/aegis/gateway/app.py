@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import array
 import asyncio
-import dataclasses
 import base64
 import contextlib
+import dataclasses
 import logging
 import os
 import time
