@@ -152,30 +152,37 @@ class LedgerWriter(Recorder):
         if rest:
             self._write(rest)
 
-    def _collect(self) -> tuple[list[LedgerRow], list[_Marker]]:
-        """The first item (waiting as long as needed), then whatever arrives shortly."""
-        batch: list[LedgerRow] = []
+    def _collect(self) -> tuple[list[Attempt | LedgerRow], list[_Marker]]:
+        """The first item (waiting as long as needed), then whatever arrives shortly.
+
+        Drains in bursts and naps between them (at most every 10 ms) rather than
+        waking once per row: under load rows arrive thousands a second, and every
+        wake-up is time the event loop waits for the GIL.
+        """
+        batch: list[Attempt | LedgerRow] = []
         markers: list[_Marker] = []
-        item = self._queue.get()
+        pending: list[Attempt | LedgerRow | _Marker] = [self._queue.get()]
         deadline = time.monotonic() + self.max_delay_s
         while True:
-            if isinstance(item, _Marker):
-                markers.append(item)
-                break  # write now: someone waits for it
-            row = _to_row(item)
-            if row is not None:
-                batch.append(row)
-            if len(batch) >= self.batch_size:
-                break
-            remaining = deadline - time.monotonic()
+            for item in pending:
+                if isinstance(item, _Marker):
+                    markers.append(item)
+                    return batch, markers  # write now: someone waits for it
+                batch.append(item)
+            pending = []
             try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else \
-                    self._queue.get_nowait()
+                while len(batch) + len(pending) < self.batch_size:
+                    pending.append(self._queue.get_nowait())
             except queue.Empty:
-                break
-        return batch, markers
+                pass
+            if pending:
+                continue
+            remaining = deadline - time.monotonic()
+            if len(batch) >= self.batch_size or remaining <= 0:
+                return batch, markers
+            time.sleep(min(remaining, 0.01))
 
-    def _write(self, batch: Sequence[LedgerRow]) -> None:
+    def _write(self, batch: Sequence[Attempt | LedgerRow]) -> None:
         failures = 0
         backoff = 0.05
         while True:
@@ -206,7 +213,8 @@ class LedgerWriter(Recorder):
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
 
-    def _spill(self, rows: Sequence[LedgerRow], exc: BaseException) -> None:
+    def _spill(self, items: Sequence[Attempt | LedgerRow], exc: BaseException) -> None:
+        rows = [row for row in map(_to_row, items) if row is not None]
         path = self.spill_dir / f"aegis-ledger-spill-{os.getpid()}.jsonl"
         try:
             self.spill_dir.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from aegis.privacy import Detector
 
 _CODE = re.compile(r"```|\bdef \w+\(|\bclass \w+[:(]|\bfunction \w+\(|#include\b"
-                   r"|\bSELECT\b.+\bFROM\b|\bimport \w+|=>|\)\s*\{", re.S)
+                   r"|\bSELECT\b[^;]{1,200}?\bFROM\b|\bimport \w+|=>|\)\s*\{")
 _REASONING = re.compile(
     r"\b(prove|derive|step[- ]by[- ]step|analy[sz]e|trade-?offs?|compare|evaluate|justify|"
     r"reason about|optimi[sz]e|design|architecture|root cause|why does|implications?)\b", re.I)
@@ -31,6 +31,9 @@ _GENERATE = re.compile(r"\b(write|draft|compose|generate|create|story|poem|essay
                        re.I)
 _CONSTRAINT = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+|\b(must|should|at least|at most|exactly|"
                          r"without|only if|unless)\b", re.I | re.M)
+
+
+_SAMPLE = 4096  # characters of user text the task/complexity heuristics look at
 
 
 def profile(
@@ -97,7 +100,12 @@ def _user_text(messages: Sequence[Any]) -> str:
             parts.append(content)
         elif isinstance(content, list):
             parts += [p.get("text", "") for p in content if p.get("type") == "text"]
-    return "\n".join(parts)[:20_000]  # heuristics need the gist, not 100 KB
+    text = "\n".join(parts)
+    if len(text) <= _SAMPLE:
+        return text
+    # heuristics need the gist, not 100 KB: the opening and the closing instructions
+    half = _SAMPLE // 2
+    return text[:half] + "\n" + text[-half:]
 
 
 def _task_type(text: str, kind: str) -> str:
