@@ -215,6 +215,8 @@ class LedgerWriter(Recorder):
 
     def _spill(self, items: Sequence[Attempt | LedgerRow], exc: BaseException) -> None:
         rows = [row for row in map(_to_row, items) if row is not None]
+        if not rows:
+            return  # nothing storable: _to_row has logged each invalid attempt
         path = self.spill_dir / f"aegis-ledger-spill-{os.getpid()}.jsonl"
         try:
             self.spill_dir.mkdir(parents=True, exist_ok=True)
