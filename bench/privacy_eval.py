@@ -1,25 +1,39 @@
 """Measure the privacy detector: precision / recall on the labelled corpus, and speed.
 
     .venv/bin/python bench/privacy_eval.py [--detector regex|presidio|regex+presidio]
+                                           [--baseline GIT-REF] [--no-timing]
 
 Prints Markdown (paste into the README): a per-kind precision/recall table,
 request-level scores (the routing decision), false-alarm rates per hard-negative
-category, and p50/p99 scan times for 2 KB and 100 KB inputs of three shapes:
+category, and p50/p99 scan times for 2 KB and 100 KB inputs of four shapes:
 
-* ``chat``  -- conversational prose with the occasional identifier (typical);
-* ``code``  -- source code and logs full of numbers, versions, hashes;
-* ``dense`` -- an identifier on every line (worst case: every validator runs).
+* ``prose``  -- conversational prose with the occasional identifier (typical);
+* ``tech``   -- technical chat full of health-, phone- and NDA-like words;
+* ``code``   -- source code and logs full of numbers, versions, hashes;
+* ``dense``  -- an identifier on every line (worst case: every validator runs).
+
+Each 100 KB input is also timed as a one-message request on the routing path,
+``scan_messages(exhaustive=False)``, which stops once the request is PHI.
+
+``--baseline REF`` (e.g. ``HEAD``) loads ``src/aegis/privacy`` as it is at that
+git revision (read with ``git show``; nothing is checked out) and times it side
+by side with the working tree, interleaved run by run, so both see the same
+machine load: "before" is REF, "after" the working tree.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -131,26 +145,92 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return samples[len(samples) // 2], samples[min(len(samples) - 1, int(len(samples) * 0.99))]
 
 
-def _timings(detector: Detector, corpus: Corpus) -> str:
+def _load_baseline(ref: str) -> ModuleType:
+    """``aegis.privacy`` as it is at git revision ``ref``, importable on its own."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+        ).stdout
+
+    package = Path(tempfile.mkdtemp(prefix="aegis-baseline-")) / "aegis_privacy_baseline"
+    package.mkdir()
+    for name in git("ls-tree", "--name-only", ref, "src/aegis/privacy/").split():
+        if name.endswith(".py"):
+            source = git("show", f"{ref}:{name}")
+            (package / Path(name).name).write_text(
+                source.replace("aegis.privacy", "aegis_privacy_baseline")
+            )
+    sys.path.insert(0, str(package.parent))
+    return importlib.import_module("aegis_privacy_baseline")
+
+
+Timed = Callable[[object], object]
+
+
+def _time(runs: int, inputs: Sequence[object], after: Timed, before: Timed | None) -> str:
+    """`| p50 | p99 |` cells (with a baseline: before/after p50, before/after p99, speed-up)."""
+    for item in inputs[:3]:  # warm up
+        after(item)
+        if before is not None:
+            before(item)
+    times: list[float] = []
+    base: list[float] = []
+    for i in range(runs):
+        item = inputs[i % len(inputs)]
+        if before is not None:
+            t0 = _clock()
+            before(item)
+            base.append(_clock() - t0)
+        t0 = _clock()
+        after(item)
+        times.append(_clock() - t0)
+    p50, p99 = _percentiles(times)
+    if before is None:
+        return f"{p50 * 1e3:.3f} ms | {p99 * 1e3:.3f} ms"
+    b50, b99 = _percentiles(base)
+    return (
+        f"{b50 * 1e3:.3f} ms | {p50 * 1e3:.3f} ms | {b99 * 1e3:.3f} ms | {p99 * 1e3:.3f} ms "
+        f"| {b50 / p50:.1f}x"
+    )
+
+
+def _timings(detector: Detector, corpus: Corpus, baseline: ModuleType | None = None) -> str:
     rng = random.Random(7)
-    lines = [
-        "| input | size | p50 | p99 |",
-        "|---|---:|---:|---:|",
-    ]
+    old: Detector | None = None
+    if baseline is None:
+        lines = ["| input | size | p50 | p99 |", "|---|---:|---:|---:|"]
+    else:
+        old = baseline.build_detector(detector.name)
+        lines = [
+            "| input | size | before p50 | after p50 | before p99 | after p99 | speed-up |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+    large: dict[str, list[str]] = {}
     for name, make in _workloads(corpus, rng).items():
         for size, runs in ((2_048, 3_000), (100_000, 60)):
             docs = [make(size) for _ in range(min(runs, 40))]
-            for doc in docs[:3]:
-                detector.scan_text(doc)  # warm up
-            times: list[float] = []
-            for i in range(runs):
-                doc = docs[i % len(docs)]
-                t0 = _clock()
-                detector.scan_text(doc)
-                times.append(_clock() - t0)
-            p50, p99 = _percentiles(times)
             label = "2 KB" if size < 10_000 else "100 KB"
-            lines.append(f"| {name} | {label} | {p50 * 1e3:.3f} ms | {p99 * 1e3:.3f} ms |")
+            cells = _time(
+                runs,
+                docs,
+                lambda doc: detector.scan_text(doc),  # type: ignore[arg-type]
+                None if old is None else lambda doc: old.scan_text(doc),  # type: ignore[arg-type]
+            )
+            lines.append(f"| {name} | {label} | {cells} |")
+            if size > 10_000:
+                large[name] = docs
+    # Routing only needs the class: stop once the request is PHI.
+    for name, docs in large.items():
+        requests = [[{"role": "user", "content": doc}] for doc in docs]
+        cells = _time(
+            60,
+            requests,
+            lambda r: scan_messages(r, detector=detector, exhaustive=False),  # type: ignore[arg-type]
+            None if baseline is None else lambda r: baseline.scan_messages(r, detector=old),  # type: ignore[arg-type]
+        )
+        lines.append(f"| routing (`exhaustive=False`): {name} | 100 KB | {cells} |")
     # A whole request: system prompt, history, a tool call and its JSON result.
     request = [
         {"role": "system", "content": "You are a helpful assistant for the support team."},
@@ -172,16 +252,15 @@ def _timings(detector: Detector, corpus: Corpus) -> str:
             "content": json.dumps({"rows": [{"id": i, "status": "open"} for i in range(10)]}),
         },
     ]
-    times = []
-    for _ in range(2_000):
-        t0 = _clock()
-        scan_messages(request, detector=detector)
-        times.append(_clock() - t0)
-    p50, p99 = _percentiles(times)
+    cells = _time(
+        2_000,
+        [request],
+        lambda r: scan_messages(r, detector=detector),  # type: ignore[arg-type]
+        None if baseline is None else lambda r: baseline.scan_messages(r, detector=old),  # type: ignore[arg-type]
+    )
     size = len(json.dumps(request))
     lines.append(
-        f"| scan_messages: 4-message request with tool call | {size / 1024:.1f} KB "
-        f"| {p50 * 1e3:.3f} ms | {p99 * 1e3:.3f} ms |"
+        f"| scan_messages: 4-message request with tool call | {size / 1024:.1f} KB | {cells} |"
     )
     return "\n".join(lines)
 
@@ -190,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--detector", default="regex")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument(
+        "--baseline", metavar="REF", help="also time src/aegis/privacy at this git revision"
+    )
     args = parser.parse_args(argv)
     detector = build_detector(args.detector)
     corpus = build_corpus()
@@ -216,8 +298,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         f" {held.recall:.3f} ({held.fp} false alarms, {held.fn} misses)."
     )
     if not args.no_timing:
-        print(f"\n### Scan time (`{detector.name}`, CPU time per scan, single thread)\n")
-        print(_timings(detector, corpus))
+        baseline = _load_baseline(args.baseline) if args.baseline else None
+        against = f", before = `{args.baseline}`, after = working tree" if baseline else ""
+        print(f"\n### Scan time (`{detector.name}`, CPU time per scan, single thread{against})\n")
+        print(_timings(detector, corpus, baseline))
 
 
 if __name__ == "__main__":

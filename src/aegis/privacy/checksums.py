@@ -29,6 +29,10 @@ def luhn_valid(digits: str) -> bool:
     """The Luhn (mod 10) check used by payment cards."""
     if not digits.isdigit():
         return False
+    if digits.isascii():  # the sums in C: undoubled digits, then doubled ones via a table
+        raw = digits.encode()
+        kept, doubled = raw[-1::-2], raw[-2::-2]
+        return (sum(kept) - 48 * len(kept) + sum(doubled.translate(_LUHN_DOUBLED))) % 10 == 0
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48
@@ -39,6 +43,11 @@ def luhn_valid(digits: str) -> bool:
         total += d
     return total % 10 == 0
 
+
+# "0".."9" -> the digit doubled, minus 9 when above 9
+_LUHN_DOUBLED = bytes(
+    (2 * (i - 48) - 9 if 2 * (i - 48) > 9 else 2 * (i - 48)) % 256 for i in range(256)
+)
 
 # (prefix range low, high, allowed lengths). Ranges compare on the first
 # len(low) digits. Maestro's 12-digit cards are deliberately out (13..19 only).
@@ -69,12 +78,18 @@ _CARD_RANGES: tuple[tuple[str, str, frozenset[int]], ...] = (
 )
 
 
+# The ranges above that a number starting with each digit can fall in (order kept).
+_CARD_RANGES_BY_FIRST: Mapping[str, tuple[tuple[str, str, frozenset[int]], ...]] = MappingProxyType(
+    {first: tuple(r for r in _CARD_RANGES if r[0][0] <= first <= r[1][0]) for first in "0123456789"}
+)
+
+
 def card_number_valid(digits: str) -> bool:
     """A payment card number: 13..19 digits, a known issuer prefix, Luhn-valid."""
     n = len(digits)
     if not 13 <= n <= 19 or not digits.isdigit():
         return False
-    for low, high, lengths in _CARD_RANGES:
+    for low, high, lengths in _CARD_RANGES_BY_FIRST.get(digits[0], ()):
         if n in lengths and low <= digits[: len(low)] <= high:
             return luhn_valid(digits)
     return False
@@ -153,11 +168,11 @@ _VERHOEFF_P = (
 
 def verhoeff_valid(digits: str) -> bool:
     """The Verhoeff check used by India's Aadhaar numbers."""
-    if not digits.isdigit():
+    if not digits.isdecimal():
         return False
     c = 0
     for i, ch in enumerate(reversed(digits)):
-        c = _VERHOEFF_D[c][_VERHOEFF_P[i % 8][ord(ch) - 48]]
+        c = _VERHOEFF_D[c][_VERHOEFF_P[i % 8][int(ch)]]  # int(): any script's digits
     return c == 0
 
 

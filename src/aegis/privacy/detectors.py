@@ -46,24 +46,35 @@ trunk-prefixed national numbers such as ``030 1234567`` or ``07700900461``,
 Indian 5-5, Spanish and Italian mobiles); any other 8-13 digit run needs a
 phone word before it ("call", "Tel", "Handy", "portable", ...).
 
-Speed: one lexicon pass finds every keyword (``aegis.privacy.lexicon``); one
-digit-cluster pass feeds every numeric validator; full-text patterns start
-with a character class so ``re`` skips ahead; no pattern can backtrack
-catastrophically. No digit -> no numeric work; no ``@`` -> no e-mail work.
-``bench/privacy_eval.py`` measures it.
+Speed: every text is mapped once to byte views (``aegis.privacy.prefilter``):
+the lexicon runs as one trie pattern over the word view
+(``aegis.privacy.lexicon``), and the full-text patterns (digit clusters,
+IBAN, letter-led IDs, doses) only at candidate positions that literal-led
+patterns over the shape view find -- ``re`` skips to a literal at ``memchr``
+speed but walks a character class at ~10 ns a character. Clusters feed every
+numeric validator; cheap exact tests (digit counts, claimed spans, anchors
+nearby) skip validators that cannot match. Nothing changes what is found: the
+prefiltered scan equals the reference scan (``RegexDetector._scan(
+prefilter=False)``) finding for finding (``tests/privacy/test_prefilter.py``).
+No pattern can backtrack catastrophically. No digit -> no numeric work; no
+``@`` -> no e-mail work; no keyword, digit or ``@`` -> nothing else either.
+Routing can stop at PHI (``messages.scan_messages(exhaustive=False)``).
+``bench/privacy_eval.py`` measures it (``--baseline REF`` for before/after).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from aegis.privacy import patterns as p
+from aegis.privacy import prefilter as pf
 from aegis.privacy.checksums import (
     IBAN_LENGTHS,
     bsn_valid,
@@ -77,9 +88,10 @@ from aegis.privacy.checksums import (
     steuer_id_valid,
     verhoeff_valid,
 )
-from aegis.privacy.classes import DataClass, Finding
+from aegis.privacy.classes import DataClass, Finding, make_finding
 from aegis.privacy.health import health_context
 from aegis.privacy.lexicon import LEXICON, lowercase
+from aegis.privacy.prefilter import TextViews, text_views
 
 __all__ = [
     "DETECTOR_NAMES",
@@ -141,41 +153,108 @@ class RegexDetector:
     name: str = "regex"
 
     def scan_text(self, text: str) -> list[Finding]:
+        return self._scan(text)
+
+    def _scan(
+        self,
+        text: str,
+        *,
+        stop_at_phi: bool = False,
+        prefilter: bool = True,
+        message_index: int = -1,
+        location: str = "",
+        spans: bool = True,
+    ) -> list[Finding]:
+        """``scan_text``, with switches.
+
+        ``stop_at_phi``: return as soon as the findings make the text PHI (the
+        highest class). The class is the same as a full scan's; the findings
+        are then not exhaustive. ``messages.scan_messages(exhaustive=False)``.
+
+        ``prefilter=False``: the reference scan -- every full-text pattern over
+        the whole text, the lexicon word by word -- that the prefiltered scan
+        must equal finding for finding (``tests/privacy/test_prefilter.py``).
+
+        ``message_index``, ``location``, ``spans=False`` (start and end -1):
+        the findings as ``messages.scan_messages`` reports them.
+        """
         if not text:
             return []
         findings: list[Finding] = []
         detector = self.name
 
         def add(kind: str, data_class: DataClass, start: int, end: int) -> None:
-            findings.append(Finding(kind, data_class, start=start, end=end, detector=detector))
+            if not spans:
+                start = end = -1
+            findings.append(
+                make_finding(kind, data_class, message_index, location, start, end, detector)
+            )
 
-        lowered = lowercase(text)
-        hits = LEXICON.find(text, lowered)
+        views: TextViews | None = None
+        if prefilter:
+            views = text_views(text, lowercase)
+            lowered = views.lowered
+            hits = LEXICON.find(text, lowered, views.words)
+            has_digit = views.has_digit
+        else:
+            lowered = lowercase(text)
+            hits = LEXICON.find_words(text, lowered)
+            has_digit = p.DIGIT.search(text) is not None
+        if not hits and not has_digit and "@" not in text:
+            return findings  # nothing any kind below could start from
+        if stop_at_phi and self.health_class is PHI:
+            # Health context without doses implies health context with them.
+            span = health_context(hits, lowered)
+            if span is not None:
+                add("health", PHI, span[0], span[1])
+                return findings
         anchors = _group(hits)
         doses: list[tuple[int, int]] = []
         if "@" in text:
             _emails(text, add)
-        claims = _Claims(len(text))
-        if p.DIGIT.search(text) is not None:
-            context = _Context(anchors)
-            clusters = [m.span() for m in p.CLUSTER.finditer(text)]
-            _ibans(text, add, claims)
-            _alpha_ids(text, add, claims)
-            _numeric(text, clusters, add, claims, context, anchors)
+        if has_digit:
+            claims = _Claims(len(text))
+            if views is not None:
+                clusters = pf.clusters(views)
+                ibans = _matches_at(p.IBAN, text, pf.iban_starts(views))
+                alpha_ids = _matches_at(p.ALPHA_ID, text, pf.alpha_id_starts(views))
+                dose = _first_dose(text, pf.dose_digits(views))
+            else:
+                clusters = [m.span() for m in p.CLUSTER.finditer(text)]
+                ibans = p.IBAN.finditer(text)
+                alpha_ids = p.ALPHA_ID.finditer(text)
+                dose = None
+                if any(unit in lowered for unit in p.DOSE_UNITS):
+                    dose = next(p.DOSE.finditer(text), None)
+            _ibans(text, ibans, add, claims)
+            _alpha_ids(alpha_ids, add, claims)
+            shape = views.shape if views is not None else None
+            context = _Context(anchors) if clusters else None
+            if context is not None:
+                _numeric(text, clusters, add, claims, context, anchors, shape)
             if text.count(":") >= 2:
                 _ipv6(text, add, claims)
-            if any(unit in lowered for unit in p.DOSE_UNITS):
-                doses = [m.span() for m in p.DOSE.finditer(text)]
-            _dates_of_birth(text, add, claims, anchors)
-            _anchored_values(text, add, claims, anchors)
-            _phones(text, clusters, add, claims, context)
+            if dose is not None:
+                doses = [dose.span()]  # only the first dose counts (health_context)
+            if "dob" in anchors:
+                _dates_of_birth(text, add, claims, anchors)
+            if not _VALUE_ANCHORS.isdisjoint(anchors):
+                _anchored_values(text, add, claims, anchors)
+            if stop_at_phi and any(f.data_class is PHI for f in findings):
+                return findings
+            if context is not None:
+                _phones(text, clusters, add, claims, context, shape)
         elif "passport" in anchors:
-            _anchored_values(text, add, claims, anchors)  # letters-only passport numbers
-        _names(text, anchors, add)
-        _confidential(text, lowered, anchors, add)
-        span = health_context(hits, lowered, doses)
-        if span is not None:
-            add("health", self.health_class, span[0], span[1])
+            # letters-only passport numbers
+            _anchored_values(text, add, _Claims(len(text)), anchors)
+        if anchors:
+            _names(text, anchors, add)
+            if "conf" in anchors:
+                _confidential(text, lowered, anchors, add)
+        if hits or doses:
+            span = health_context(hits, lowered, doses)
+            if span is not None:
+                add("health", self.health_class, span[0], span[1])
         return findings
 
 
@@ -257,6 +336,9 @@ class _Claims:
     def taken(self, start: int, end: int) -> bool:
         return self._mask.find(1, start, end) >= 0
 
+    def all_taken(self, start: int, end: int) -> bool:
+        return self._mask.find(0, start, end) < 0
+
     def take(self, start: int, end: int) -> None:
         self._mask[start:end] = b"\x01" * (end - start)
 
@@ -286,9 +368,17 @@ def _last_between(ends: list[int], lo: int, hi: int) -> int:
 
 
 def _group(hits: list[tuple[str, int, int]]) -> Anchors:
-    """Hits by family; nested hits dropped (``passport number`` beats ``passport``)."""
+    """Hits by family; nested hits dropped (``passport number`` beats ``passport``).
+
+    In each family's list starts never decrease and ends strictly increase
+    (a span whose end does not pass the previous one's is nested in it).
+    """
     grouped: Anchors = {}
-    for family, s, e in sorted(hits, key=lambda h: (h[0], h[1], -h[2])):
+    ordered = sorted(hits)
+    last = len(ordered) - 1
+    for k, (family, s, e) in enumerate(ordered):
+        if k < last and ordered[k + 1][1] == s and ordered[k + 1][0] == family:
+            continue  # a longer span starts here too: this one is nested in it
         spans = grouped.setdefault(family, [])
         if spans and spans[-1][0] <= s and e <= spans[-1][1]:
             continue
@@ -299,12 +389,35 @@ def _group(hits: list[tuple[str, int, int]]) -> Anchors:
 def _near(
     anchors: Anchors, kind: str, start: int, end: int, before: int = 40, after: int = 30
 ) -> bool:
-    for ks, ke in anchors.get(kind, ()):
-        if ke <= start and start - ke <= before:
-            return True
-        if ks >= end and ks - end <= after:
-            return True
-    return False
+    """An anchor ends at most ``before`` characters before ``start`` or starts at
+    most ``after`` characters after ``end`` (binary search: see ``_group``)."""
+    spans = anchors.get(kind)
+    if not spans:
+        return False
+    i = bisect_right(spans, start, key=_END)  # the last anchor ending at or before start
+    if i and start - spans[i - 1][1] <= before:
+        return True
+    i = bisect_left(spans, end, key=_START)  # the first anchor starting at or after end
+    return i < len(spans) and spans[i][0] - end <= after
+
+
+def _near_range(
+    anchors: Anchors, kind: str, lo: int, hi: int, before: int = 40, after: int = 30
+) -> bool:
+    """``_near(anchors, kind, start, end, before, after)`` may hold for some
+    ``lo <= start <= end <= hi``: an anchor ends in ``[lo - before, hi]`` or
+    starts in ``[lo, hi + after]``."""
+    spans = anchors.get(kind)
+    if not spans:
+        return False
+    i = bisect_left(spans, lo - before, key=_END)
+    if i < len(spans) and spans[i][1] <= hi:
+        return True
+    i = bisect_left(spans, lo, key=_START)
+    return i < len(spans) and spans[i][0] <= hi + after
+
+
+_START, _END = itemgetter(0), itemgetter(1)
 
 
 def _gap_ok(gap: str, limit: int = 28) -> bool:
@@ -318,20 +431,25 @@ def _gap_ok(gap: str, limit: int = 28) -> bool:
 # kinds
 
 
-_LOCAL_PART = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_LOCAL_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
+_LOCAL_PART = frozenset(_LOCAL_CHARS)
 
 
 def _emails(text: str, add: Add) -> None:
     done = 0
     at = text.find("@")
     while at >= 0:
-        start = at
-        while (
-            start > done
-            and at - start < 64
-            and (text[start - 1] in _LOCAL_PART or text[start - 1].isalnum())
-        ):
-            start -= 1
+        window = text[max(done, at - 64) : at]  # where the local part can start
+        if window.isascii():
+            start = at - (len(window) - len(window.rstrip(_LOCAL_CHARS)))
+        else:
+            start = at
+            while (
+                start > done
+                and at - start < 64
+                and (text[start - 1] in _LOCAL_PART or text[start - 1].isalnum())
+            ):
+                start -= 1
         while start < at and text[start] in ".%+-":
             start += 1
         m = p.EMAIL.match(text, start) if start < at else None
@@ -345,8 +463,52 @@ def _emails(text: str, add: Add) -> None:
         at = text.find("@", at + 1)
 
 
-def _ibans(text: str, add: Add, claims: _Claims) -> None:
-    for m in p.IBAN.finditer(text):
+def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` when every match starts at one of ``starts`` (sorted)."""
+    resume = 0
+    for start in starts:
+        if start >= resume:
+            m = pattern.match(text, start)
+            if m is not None:
+                resume = m.end()
+                yield m
+
+
+# The units of ``patterns.DOSE``, as written there (case-sensitive).
+_DOSE_UNITS = ("mg", "mcg", "\u00b5g", "IU", "iu")
+# After a dose's last digit: whitespace, "mcg", "/day" and the character the
+# final look-ahead reads.
+_DOSE_TAIL = 1 + 1 + 3 + 4 + 1 + 1
+
+
+def _first_dose(text: str, digits: list[int]) -> re.Match[str] | None:
+    """``next(patterns.DOSE.finditer(text), None)``, given ``digits``: every digit
+    followed by (whitespace and) the first letter of a unit, in text order.
+
+    A dose's number ends at such a digit ``k`` and starts in the run of
+    digits, dots and commas that ends at ``k``; runs of different ``k`` do not
+    overlap (a unit separates them), so the first ``k`` whose run holds a
+    match holds the first match.
+    """
+    size = len(text)
+    for k in digits:
+        u = k + 2 if text[k + 1].isspace() else k + 1
+        if not text.startswith(_DOSE_UNITS, u):
+            continue
+        lo = k
+        while lo > 0 and (
+            text[lo - 1].isdecimal()
+            or (text[lo - 1] in ".," and lo > 1 and text[lo - 2].isdecimal())
+        ):
+            lo -= 1
+        m = p.DOSE.search(text, lo, min(size, k + _DOSE_TAIL))
+        if m is not None and m.start() <= k:  # a later start belongs to a later unit
+            return m
+    return None
+
+
+def _ibans(text: str, matches: Iterable[re.Match[str]], add: Add, claims: _Claims) -> None:
+    for m in matches:
         start = m.start() - 2
         candidate = text[start : m.end()]
         length = IBAN_LENGTHS.get(candidate[:2].upper())
@@ -369,8 +531,8 @@ def _ibans(text: str, add: Add, claims: _Claims) -> None:
         claims.take(start, end)
 
 
-def _alpha_ids(text: str, add: Add, claims: _Claims) -> None:
-    for m in p.ALPHA_ID.finditer(text):
+def _alpha_ids(matches: Iterable[re.Match[str]], add: Add, claims: _Claims) -> None:
+    for m in matches:
         group = m.lastgroup
         value = m.group().replace(" ", "").replace("-", "")
         validator = _ALPHA_ID_VALIDATORS.get(group or "")
@@ -387,22 +549,39 @@ def _numeric(
     claims: _Claims,
     context: _Context,
     anchors: Anchors,
+    shape: bytes | None = None,
 ) -> None:
     """Cards, SSNs, numeric national IDs and IPv4 -- inside digit clusters only."""
     size = len(text)
     for cs, ce in clusters:
-        raw = text[cs:ce]
-        dots = raw.count(".")
-        digits = len(raw.translate(_NON_DIGITS))
+        if shape is not None:
+            digits, dots = shape.count(b"0", cs, ce), shape.count(b".", cs, ce)
+        else:
+            raw = text[cs:ce]
+            digits, dots = len(raw.translate(_NON_DIGITS)), raw.count(".")
         if digits < 7 and dots < 3:
             continue
+        if claims.all_taken(cs, ce):
+            continue  # inside an IBAN: every match here would be taken
         hi = min(size, ce + 2)  # let look-aheads see the real next characters
         if digits >= 13:
             _cards(text, cs, hi, add, claims, context)
-        if digits >= 8:
+        # NIR and Aadhaar need 12+ digits; with fewer only a DNI can match: 8
+        # digits in a row, its letter right after the cluster.
+        if digits >= 12 or (
+            digits >= 8
+            and "A" <= text[ce : ce + 1] <= "Z"
+            and (shape is None or shape.find(b"00000000", cs, ce) >= 0)
+        ):
             _numeric_ids(text, cs, hi, add, claims, context, anchors)
         if digits >= 9:
-            _ssns(text, cs, hi, add, claims, context, anchors)
+            # A dashed SSN lies inside the cluster: so does its "-dd-" / " dd ".
+            if shape is None:
+                dashed = "-" in text[cs:ce] or " " in text[cs:ce]
+            else:
+                dashed = shape.find(b"-00-", cs, ce) >= 0 or shape.find(b" 00 ", cs, ce) >= 0
+            if dashed or "ssn" in anchors:
+                _ssns(text, cs, hi, add, claims, context, anchors, dashed)
         if dots >= 3:
             _ipv4(text, cs, hi, add, claims)
 
@@ -410,10 +589,10 @@ def _numeric(
 def _cards(text: str, lo: int, hi: int, add: Add, claims: _Claims, context: _Context) -> None:
     for m in p.CARD_RUN.finditer(text, lo, hi):
         run = m.group()
-        separators = {ch for ch in run if not ch.isdigit()}
-        if len(separators) > 1:
+        spaced, dashed = " " in run, "-" in run  # the only separators CARD_RUN allows
+        if spaced and dashed:
             continue
-        groups = run.split(separators.pop()) if separators else [run]
+        groups = run.split(" ") if spaced else run.split("-") if dashed else [run]
         digits, valid_upto = "", -1
         for k, group in enumerate(groups):
             digits += group
@@ -462,9 +641,16 @@ def _numeric_ids(
 
 
 def _ssns(
-    text: str, lo: int, hi: int, add: Add, claims: _Claims, context: _Context, anchors: Anchors
+    text: str,
+    lo: int,
+    hi: int,
+    add: Add,
+    claims: _Claims,
+    context: _Context,
+    anchors: Anchors,
+    dashed: bool = True,
 ) -> None:
-    for m in p.SSN_DASHED.finditer(text, lo, hi):
+    for m in p.SSN_DASHED.finditer(text, lo, hi) if dashed else ():
         start, end = m.span()
         area = text[start : start + 3]
         if not ssn_valid(area, m.group(2), m.group(3)) or claims.taken(start, end):
@@ -475,7 +661,8 @@ def _ssns(
             continue
         add("ssn", PII, start, end)
         claims.take(start, end)
-    if "ssn" in anchors:
+    # A bare SSN needs an "ssn" anchor near it (_near), so near the cluster.
+    if _near_range(anchors, "ssn", lo, hi):
         for m in p.SSN_BARE.finditer(text, lo, hi):
             start, end = m.span()
             v = m.group()
@@ -503,49 +690,105 @@ _NOT_HOST_V4 = tuple(
         "240.0.0.0/4",  # reserved, broadcast, netmasks like 255.255.255.0
     )
 )
+_NOT_HOST_V4_RANGES = tuple(
+    (int(net.network_address), int(net.broadcast_address)) for net in _NOT_HOST_V4
+)
+# First octets whose whole /8 is not a host / that some range above starts in.
+_NOT_HOST_V4_FIRST = frozenset(
+    octet
+    for net in _NOT_HOST_V4
+    if net.prefixlen <= 8
+    for octet in range(int(net.network_address) >> 24, (int(net.broadcast_address) >> 24) + 1)
+)
+_PARTLY_NOT_HOST_V4_FIRST = frozenset(
+    int(net.network_address) >> 24 for net in _NOT_HOST_V4 if net.prefixlen > 8
+)
+# The last character of a ``patterns.VERSION_BEFORE`` match: a keyword's last
+# letter, whitespace, or one of these.
+_VERSION_LAST = frozenset(".:=#^~/\u00a7")
+# Its ASCII keywords.
+_VERSION_WORDS = frozenset(
+    w
+    for w in re.search(r"\(\?:(v\|[^)]*)\)", p.VERSION_BEFORE.pattern).group(1).split("|")  # type: ignore[union-attr]
+    if w.isascii() and w.isalpha()
+)
 _DOC_V6 = ipaddress.IPv6Network("2001:db8::/32")
 
 
 def _ipv4(text: str, lo: int, hi: int, add: Add, claims: _Claims) -> None:
+    # Each test below is a pure filter: the cheap ones run first.
     for m in p.IPV4.finditer(text, lo, hi):
-        octets = m.group().split(".")
+        quad = m.group()
+        octets = quad.split(".")
         if any(len(o) > 1 and o[0] == "0" for o in octets) or any(int(o) > 255 for o in octets):
             continue
+        # int(ipaddress.IPv4Address(quad)), which refuses other scripts' digits
+        a, b, c, d = map(int, octets)
+        if a in _NOT_HOST_V4_FIRST:
+            continue
+        value = a << 24 | b << 16 | c << 8 | d
+        if a in _PARTLY_NOT_HOST_V4_FIRST and any(
+            first <= value <= last for first, last in _NOT_HOST_V4_RANGES
+        ):
+            continue
         start, end = m.span()
-        if p.VERSION_BEFORE.search(text, max(0, start - 24), start):
-            continue
-        address = ipaddress.IPv4Address(m.group())
-        if any(address in net for net in _NOT_HOST_V4):
-            continue
         cidr = p.CIDR_SUFFIX.match(text, end)
         if cidr is not None:
             prefix = int(cidr.group(1))
-            if prefix < 32 and int(address) & ((1 << (32 - prefix)) - 1) == 0:
+            if prefix < 32 and value & ((1 << (32 - prefix)) - 1) == 0:
                 continue  # a network range, not a host
-        if not claims.taken(start, end):
-            add("ip_address", PII, start, end)
-            claims.take(start, end)
+        if claims.taken(start, end) or _version_before(text, start):
+            continue
+        add("ip_address", PII, start, end)
+        claims.take(start, end)
+
+
+def _version_before(text: str, start: int) -> bool:
+    """``patterns.VERSION_BEFORE.search(text, max(0, start - 24), start)``, with a
+    fast path for its common case: an ASCII keyword, then optionally ".", spaces,
+    one of ":=#" and spaces, right before ``start``."""
+    lo = max(0, start - 24)
+    before = text[start - 1 : start]
+    if not before or not (before.isalpha() or before.isspace() or before in _VERSION_LAST):
+        return False  # no way for a match to end here
+    rest = text[lo:start].rstrip(" \t")
+    if rest[-1:] in (":", "=", "#"):
+        rest = rest[:-1].rstrip(" \t")
+    if rest[-1:] == ".":
+        rest = rest[:-1]
+    head = rest.rstrip(_ASCII_LETTERS)
+    word = rest[len(head) :]
+    prev = head[-1:] if head else text[lo - 1 : lo]
+    if word.lower() in _VERSION_WORDS and not (prev.isalnum() or prev == "_"):
+        return True  # the pattern's first branch matches where the word starts
+    return p.VERSION_BEFORE.search(text, lo, start) is not None
+
+
+_ASCII_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _ipv6(text: str, add: Add, claims: _Claims) -> None:
-    size = len(text)
-    chars = p.IPV6_CHARS
+    chars = p.IPV6_CHARS_STR
     done = 0
     for m in p.IPV6_HINT.finditer(text):
         if m.start() < done:
             continue
         lo, hi = m.start(), m.end()
-        while lo > 0 and text[lo - 1] in chars and hi - lo < 45:
-            lo -= 1
-        while hi < size and text[hi] in chars and hi - lo < 45:
-            hi += 1
+        # grow the hint to the whole run of hex digits and colons, 45 characters at most
+        left = text[max(0, hi - 45) : lo]
+        lo -= len(left) - len(left.rstrip(chars))
+        right = text[hi : lo + 45]
+        hi += len(right) - len(right.lstrip(chars))
         done = hi
+        candidate = text[lo:hi]
+        # Pure filters, cheapest first.
+        if "::" not in candidate and candidate.count(":") != 7:
+            continue  # without "::" an address has 8 groups; ipaddress would refuse it
         before, after = text[lo - 1 : lo], text[hi : hi + 1]
         if before.isalnum() or before in ("_", ".") or after.isalnum() or after == "_":
             continue  # part of a longer token (std::vector, a hash, ...)
         if after == "." and text[hi + 1 : hi + 2].isdigit():
             continue  # IPv4-embedded form: the dotted part is scanned as IPv4
-        candidate = text[lo:hi]
         if sum(1 for g in candidate.split(":") if g) < 2 or not any(c.isdigit() for c in candidate):
             continue
         try:
@@ -591,6 +834,9 @@ def _dates_of_birth(text: str, add: Add, claims: _Claims, anchors: Anchors) -> N
             claims.take(*hit)
 
 
+_VALUE_ANCHORS = frozenset(("passport", "mrn", "bsn", "steuer", "icd"))  # _anchored_values'
+
+
 def _anchored_values(text: str, add: Add, claims: _Claims, anchors: Anchors) -> None:
     """Passport / medical record / BSN / Steuer-ID numbers after their anchor; ICD-10 near one."""
     size = len(text)
@@ -607,13 +853,14 @@ def _anchored_values(text: str, add: Add, claims: _Claims, anchors: Anchors) -> 
                 value = m.group()
                 if claims.taken(*m.span()):
                     continue
-                if not any(c.isdigit() for c in value) and not (
+                # (values are ASCII letters and decimal digits: \d finds the digits)
+                if p.DIGIT.search(value) is None and not (
                     kind == "passport"
                     and not text[ke : m.start()].strip(" :#.-\t")
                     and value not in _PLACEHOLDERS
                 ):
                     continue  # letters only: a word, unless it directly follows the anchor
-                if valid is not None and not valid("".join(c for c in value if c.isdigit())):
+                if valid is not None and not valid(value.translate(_NON_DIGITS)):
                     continue
                 add(kind, KIND_CLASSES[kind], *m.span())
                 claims.take(*m.span())
@@ -629,7 +876,8 @@ def _anchored_values(text: str, add: Add, claims: _Claims, anchors: Anchors) -> 
 
 def _phone_shape(candidate: str) -> str | None:
     """``"strong"`` (a phone number by its format), ``"weak"`` (needs a phone word), or None."""
-    ext = p.PHONE_EXTENSION.search(candidate)
+    # every spelling of an extension has an "x"
+    ext = p.PHONE_EXTENSION.search(candidate) if "x" in candidate else None
     body = candidate[: ext.start()] if ext is not None else candidate
     groups = p.PHONE_GROUPS.findall(body)
     digits = "".join(groups)
@@ -667,11 +915,48 @@ def _phone_shape(candidate: str) -> str | None:
     return "weak"
 
 
+_GROUP_SEPARATORS = (" ", "\u00a0", "-", ".", "/")  # patterns.LAST_GROUP's
+
+
+def _phone_trials(candidate: str) -> tuple[tuple[int, str], ...]:
+    """The shapes ``candidate`` and its trimmed forms have, in the order ``_phones``
+    tries them: ``(length, shape)`` for each form that has one. Pure."""
+    trials: list[tuple[int, str]] = []
+    for _ in range(3):
+        shape = _phone_shape(candidate)
+        if shape is not None:
+            trials.append((len(candidate), shape))
+        # p.LAST_GROUP.search(candidate).start(): where the last group's separator is
+        cut = max(map(candidate.rfind, _GROUP_SEPARATORS))
+        if cut <= 0:
+            break
+        candidate = candidate[:cut].rstrip(" \u00a0()-./")
+        # Every phone shape needs 8+ digits (the count includes an extension's
+        # letters: an upper bound); trimming only removes some.
+        if len(candidate.translate(_NON_DIGITS)) < 8:
+            break
+    return tuple(trials)
+
+
 def _phones(
-    text: str, clusters: list[tuple[int, int]], add: Add, claims: _Claims, context: _Context
+    text: str,
+    clusters: list[tuple[int, int]],
+    add: Add,
+    claims: _Claims,
+    context: _Context,
+    view: bytes | None = None,
 ) -> None:
     size = len(text)
+    known: dict[str, tuple[tuple[int, str], ...]] = {}  # clusters repeat (dates, versions)
     for cs, ce in clusters:
+        if view is not None:
+            # A phone's digits (extension aside) are the cluster's: every shape needs 8.
+            if view.count(b"0", cs, ce) < 8:
+                continue
+            # A number running straight into a word (no extension) is part of a longer token.
+            after = text[ce : ce + 1]
+            if view[ce - 1] == 48 and (after.isalnum() or after == "_") and after not in "xXe":
+                continue
         start = cs
         if text[start - 1 : start] == "(":
             start -= 1
@@ -690,30 +975,31 @@ def _phones(
         after = text[start + len(candidate) : start + len(candidate) + 1]
         if after.isalnum() or after == "_":
             continue  # part of a longer token
-        if len(candidate.translate(_NON_DIGITS)) < 7:
+        if len(candidate.translate(_NON_DIGITS)) < 8:
+            continue  # see _phone_trials
+        # Every form tried keeps the first digit: if a more specific kind has
+        # it, no form can be a phone.
+        if claims.taken(cs, cs + 1):
             continue
+        trials = known.get(candidate)
+        if trials is None:
+            trials = known[candidate] = _phone_trials(candidate)
         label: int | None = None
-        for _ in range(3):
-            shape = _phone_shape(candidate)
-            if shape is not None:
-                if label is None:
-                    amount = (
-                        p.CURRENCY_AFTER.match(text, start + len(candidate)) is not None
-                        or text[start - 1 : start] in p.CURRENCY_BEFORE
-                    )
-                    label = -1 if amount else context.label(start, context.phone)
-                if label < 0:
-                    break  # an amount, or an order / invoice / tracking number
-                if shape == "strong" or label > 0:
-                    span = (start, start + len(candidate))
-                    if not claims.taken(*span):
-                        add("phone", PII, *span)
-                        claims.take(*span)
-                    break
-            last = p.LAST_GROUP.search(candidate)
-            if last is None or last.start() <= 0:
+        for length, shape in trials:
+            if label is None:
+                amount = (
+                    p.CURRENCY_AFTER.match(text, start + length) is not None
+                    or text[start - 1 : start] in p.CURRENCY_BEFORE
+                )
+                label = -1 if amount else context.label(start, context.phone)
+            if label < 0:
+                break  # an amount, or an order / invoice / tracking number
+            if shape == "strong" or label > 0:
+                span = (start, start + length)
+                if not claims.taken(*span):
+                    add("phone", PII, *span)
+                    claims.take(*span)
                 break
-            candidate = candidate[: last.start()].rstrip(" \u00a0()-./")
 
 
 def _names(text: str, anchors: Anchors, add: Add) -> None:

@@ -13,6 +13,12 @@ one ``key: value`` line per leaf, keys humanised (``date_of_birth`` ->
 ``date of birth``), unicode escapes decoded. That gives values the context of
 their key (``"phone": "0961073668"``) and sees through ``\\u00e9`` escapes;
 such findings carry no character span (it would not index the original).
+
+Routing only needs the class: with ``exhaustive=False`` scanning stops once
+the findings make the request PHI, the highest class (the rest of the
+request cannot change it). The class is the same as a full scan's; the
+findings -- and so the kinds an explanation lists -- are then only those
+found up to that point.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from aegis.privacy.classes import DataClass, Finding, Scan, scan_result
+from aegis.privacy.classes import HEALTH_KINDS, DataClass, Finding, Scan, scan_result
 from aegis.privacy.detectors import Detector, RegexDetector
 
 if TYPE_CHECKING:
@@ -51,20 +57,35 @@ def scan_messages(
     *,
     detector: Detector | None = None,
     declared: DataClass = DataClass.PUBLIC,
+    exhaustive: bool = True,
 ) -> Scan:
     """Scan a chat request's messages (and tool definitions).
 
     The result's class is ``max(declared, detected)``: a declaration can raise
     the class, a detector can raise it further, nothing lowers it.
+    ``exhaustive=False``: stop at PHI (see the module docstring).
     """
     detector = detector or DEFAULT_DETECTOR
     findings: list[Finding] = []
-    for index, message in enumerate(messages):
-        for location, text, exact in iter_message_texts(message):
-            findings.extend(_located(detector, text, index, location, exact))
-    for index, tool in enumerate(tools or ()):
-        for location, text, exact in _walk(tool, f"tools[{index}]"):
-            findings.extend(_located(detector, text, -1, location, exact))
+    if not exhaustive and declared is DataClass.PHI:
+        return scan_result(findings, declared)
+    tracker = None if exhaustive else _PhiTracker()
+    segments = (
+        (index, segment)
+        for index, message in enumerate(messages)
+        for segment in iter_message_texts(message)
+    )
+    tool_segments = (
+        (-1, segment)
+        for index, tool in enumerate(tools or ())
+        for segment in _walk(tool, f"tools[{index}]")
+    )
+    for source in (segments, tool_segments):
+        for index, (location, text, exact) in source:
+            found = _located(detector, text, index, location, exact, exhaustive)
+            findings.extend(found)
+            if tracker is not None and tracker.reached(found):
+                return scan_result(findings, declared)
     return scan_result(findings, declared)
 
 
@@ -73,22 +94,57 @@ def scan_request(
     *,
     detector: Detector | None = None,
     declared: DataClass = DataClass.PUBLIC,
+    exhaustive: bool = True,
 ) -> Scan:
-    """Scan a ``ChatRequest``: messages, tools, response_format and passthrough params."""
+    """Scan a ``ChatRequest``: messages, tools, response_format and passthrough params.
+
+    ``exhaustive=False``: stop at PHI (see the module docstring).
+    """
     detector = detector or DEFAULT_DETECTOR
-    base = scan_messages(request.messages, request.tools, detector=detector, declared=declared)
+    base = scan_messages(
+        request.messages, request.tools, detector=detector, declared=declared, exhaustive=exhaustive
+    )
+    if not exhaustive and base.data_class is DataClass.PHI:
+        return base
+    tracker = None if exhaustive else _PhiTracker(base.findings)
     extra: list[Finding] = []
-    if request.response_format:
-        for location, text, exact in _walk(request.response_format, "response_format"):
-            extra.extend(_located(detector, text, -1, location, exact))
-    for key, value in request.extra.items():
-        for location, text, exact in _walk(value, key):
-            extra.extend(_located(detector, text, -1, location, exact))
-    for i, stop in enumerate(request.stop or ()):
-        extra.extend(_located(detector, stop, -1, f"stop[{i}]", True))
+    for location, text, exact in _request_extras(request):
+        found = _located(detector, text, -1, location, exact, exhaustive)
+        extra.extend(found)
+        if tracker is not None and tracker.reached(found):
+            break
     if not extra:
         return base
     return scan_result(base.findings + tuple(extra), declared)
+
+
+def _request_extras(request: ChatRequest) -> Iterator[Segment]:
+    if request.response_format:
+        yield from _walk(request.response_format, "response_format")
+    for key, value in request.extra.items():
+        yield from _walk(value, key)
+    for i, stop in enumerate(request.stop or ()):
+        yield (f"stop[{i}]", stop, True)  # as they are, never parsed as JSON
+
+
+class _PhiTracker:
+    """Whether findings seen so far make a request PHI (``classes.combine_findings``)."""
+
+    __slots__ = ("health", "personal")
+
+    def __init__(self, findings: Sequence[Finding] = ()) -> None:
+        self.health = self.personal = False
+        self.reached(findings)
+
+    def reached(self, findings: Sequence[Finding]) -> bool:
+        for f in findings:
+            if f.data_class is DataClass.PHI:
+                return True
+            if f.kind in HEALTH_KINDS:
+                self.health = True
+            elif f.data_class is DataClass.PII:
+                self.personal = True
+        return self.health and self.personal
 
 
 def iter_message_texts(message: Any) -> Iterator[Segment]:
@@ -111,13 +167,24 @@ def iter_message_texts(message: Any) -> Iterator[Segment]:
 
 
 def _located(
-    detector: Detector, text: str, index: int, location: str, exact: bool
-) -> Iterator[Finding]:
-    for f in detector.scan_text(text):
-        if exact:
-            yield replace(f, message_index=index, location=location)
-        else:
-            yield replace(f, message_index=index, location=location, start=-1, end=-1)
+    detector: Detector, text: str, index: int, location: str, exact: bool, exhaustive: bool = True
+) -> list[Finding]:
+    if type(detector) is RegexDetector:  # the findings made in place
+        return detector._scan(
+            text,
+            stop_at_phi=not exhaustive,
+            message_index=index,
+            location=location,
+            spans=exact,
+        )
+    if exact:
+        return [
+            replace(f, message_index=index, location=location) for f in detector.scan_text(text)
+        ]
+    return [
+        replace(f, message_index=index, location=location, start=-1, end=-1)
+        for f in detector.scan_text(text)
+    ]
 
 
 def _content(content: Any) -> Iterator[Segment]:
@@ -188,14 +255,21 @@ def flatten_json(value: Any) -> str:
     """One ``key: value`` line per leaf; iterative, so deep nesting cannot recurse."""
     lines: list[str] = []
     stack: list[tuple[str, Any]] = [("", value)]
+    humanised: dict[str, str] = {}  # keys repeat (arrays of records)
     while stack:
         key, item = stack.pop()
-        if isinstance(item, dict):
+        kind = type(item)  # json.loads makes exact types: test those first
+        if kind is str:
+            lines.append(f"{key}: {item}" if key else item)
+        elif kind is dict or (kind is not list and isinstance(item, dict)):
             for k, v in reversed(list(item.items())):
-                stack.append((humanise_key(str(k)), v))
-        elif isinstance(item, list):
-            for v in reversed(item):
-                stack.append((key, v))
+                k = str(k)
+                h = humanised.get(k)
+                if h is None:
+                    h = humanised[k] = humanise_key(k)
+                stack.append((h, v))
+        elif kind is list or isinstance(item, list):
+            stack.extend([(key, v) for v in reversed(item)])
         elif isinstance(item, str):
             lines.append(f"{key}: {item}" if key else item)
         elif isinstance(item, bool) or item is None:

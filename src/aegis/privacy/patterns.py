@@ -84,7 +84,8 @@ IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\.?\d)(?!
 # Every IPv6 address has two colons at most 5 characters apart: a literal-led
 # pattern that is cheap to scan for; the address is then grown around it.
 IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")
-IPV6_CHARS = frozenset("0123456789abcdefABCDEF:")
+IPV6_CHARS_STR = "0123456789abcdefABCDEF:"
+IPV6_CHARS = frozenset(IPV6_CHARS_STR)
 CIDR_SUFFIX = re.compile(r"/(\d{1,2})(?!\d)")
 # What immediately precedes a dotted quad that is a version or a section number.
 VERSION_BEFORE = re.compile(
