@@ -29,7 +29,7 @@ from aegis.privacy import (
     scan_messages,
     scan_request,
 )
-from aegis.privacy import detectors as d
+from aegis.privacy import finders as d
 from aegis.privacy import patterns as p
 from aegis.privacy.checksums import _CARD_RANGES, card_number_valid, luhn_valid
 from aegis.privacy.classes import make_finding
@@ -275,7 +275,7 @@ def test_anchor_lookups_match_their_definition() -> None:
         for _ in range(rng.randint(0, 12)):
             s = rng.randrange(200)
             hits.append((rng.choice(["ssn", "dob"]), s, s + rng.randint(1, 20)))
-        grouped = d._group(hits)
+        grouped = d.group_anchors(hits)
         expected: dict[str, list[tuple[int, int]]] = {}
         for family, s, e in sorted(hits, key=lambda h: (h[0], h[1], -h[2])):
             spans = expected.setdefault(family, [])
@@ -307,7 +307,7 @@ def test_context_labels_use_sorted_ends() -> None:
     rng = random.Random(7)
     for _ in range(500):
         hits = [("ctx_phone", s, s + rng.randint(1, 9)) for s in rng.sample(range(300), 20)]
-        spans = d._group(hits)["ctx_phone"]
+        spans = d.group_anchors(hits)["ctx_phone"]
         ends = [e for _, e in spans]
         assert ends == sorted(set(ends))
         assert [s for s, _ in spans] == sorted(s for s, _ in spans)
