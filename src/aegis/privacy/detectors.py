@@ -104,8 +104,6 @@ __all__ = [
 ]
 
 
-
-
 @runtime_checkable
 class Detector(Protocol):
     """Anything that turns text into findings. Must be safe to share between requests."""
@@ -116,8 +114,6 @@ class Detector(Protocol):
     def scan_text(self, text: str) -> list[Finding]:
         """Findings for ``text`` with ``message_index=-1``; never the matched text."""
         ...
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +191,7 @@ class RegexDetector:
             claims = Claims(len(text))
             if views is not None:
                 clusters = pf.clusters(views)
+                # (no starts -- candidates everywhere: matches_at scans the whole text)
                 ibans = matches_at(p.IBAN, text, pf.iban_starts(views))
                 alpha_ids = matches_at(p.ALPHA_ID, text, pf.alpha_id_starts(views))
                 dose = find_first_dose(text, pf.dose_digits(views))

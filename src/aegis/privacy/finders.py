@@ -207,8 +207,14 @@ def find_emails(text: str, add: Add) -> None:
         at = text.find("@", at + 1)
 
 
-def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
-    """``pattern.finditer(text)`` when every match starts at one of ``starts`` (sorted)."""
+def matches_at(
+    pattern: re.Pattern[str], text: str, starts: list[int] | None
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` when every match starts at one of ``starts``
+    (sorted); ``starts=None``: ``pattern.finditer(text)`` itself."""
+    if starts is None:
+        yield from pattern.finditer(text)
+        return
     resume = 0
     for start in starts:
         if start >= resume:
@@ -232,7 +238,11 @@ def find_first_dose(text: str, digits: list[int]) -> re.Match[str] | None:
     A dose's number ends at such a digit ``k`` and starts in the run of
     digits, dots and commas that ends at ``k``; runs of different ``k`` do not
     overlap (a unit separates them), so the first ``k`` whose run holds a
-    match holds the first match.
+    match holds the first match. From any start in the run the number reaches
+    ``k`` (its repeat is possessive) and what follows ``k`` does not depend on
+    the start: one attempt, at the leftmost start the look-behind allows,
+    decides the run. (``DOSE.finditer`` itself tries every start: quadratic on
+    "1,1,1,...,1mgx".)
     """
     size = len(text)
     for k in digits:
@@ -245,8 +255,15 @@ def find_first_dose(text: str, digits: list[int]) -> re.Match[str] | None:
             or (text[lo - 1] in ".," and lo > 1 and text[lo - 2].isdecimal())
         ):
             lo -= 1
-        m = p.DOSE.search(text, lo, min(size, k + _DOSE_TAIL))
-        if m is not None and m.start() <= k:  # a later start belongs to a later unit
+        before = text[lo - 1 : lo]
+        if before.isalnum() or before in ("_", "."):
+            # the look-behind refuses lo; inside the run only a comma lets a number start
+            comma = text.find(",", lo, k)
+            if comma < 0:
+                continue
+            lo = comma + 1
+        m = p.DOSE.match(text, lo, min(size, k + _DOSE_TAIL))
+        if m is not None:
             return m
     return None
 
