@@ -265,6 +265,21 @@ class System:
                 "startup_s": self.started_s, "features": self.features, "notes": self.notes}
 
 
+def _launch(system: System, cmd: list[str], env: dict[str, str], run_dir: Path,
+            health_path: str, timeout_s: float) -> System:
+    """Start a system's process and wait until its health endpoint answers."""
+    t0 = time.monotonic()
+    system.proc = _spawn(cmd, system.log_path, env=env, cwd=run_dir)
+    problem = wait_ready(system.port, health_path, system.proc, timeout_s)
+    if problem:
+        system.fail(problem)
+        return system
+    system.started_s = round(time.monotonic() - t0, 2)
+    system.status = "ok"
+    system.tree = ProcTree(system.proc.pid)
+    return system
+
+
 def _spawn(cmd: list[str], log_path: Path, env: dict[str, str] | None = None,
            cwd: Path | None = None) -> subprocess.Popen[Any]:
     log = open(log_path, "wb")  # noqa: SIM115 - handed to the child
@@ -386,16 +401,7 @@ def aegis(name: str, config: str, model: str, mock: Mock, run_dir: Path,
     cmd = [str(aegis_bin), "serve", "--config", str(cfg), "--port", str(system.port)]
     if not aegis_bin.exists():
         cmd = [sys.executable, "-m", "aegis.cli", *cmd[1:]]
-    t0 = time.monotonic()
-    system.proc = _spawn(cmd, system.log_path, env=env, cwd=run_dir)
-    problem = wait_ready(system.port, "/health/live", system.proc, 60)
-    if problem:
-        system.fail(problem)
-        return system
-    system.started_s = round(time.monotonic() - t0, 2)
-    system.status = "ok"
-    system.tree = ProcTree(system.proc.pid)
-    return system
+    return _launch(system, cmd, env, run_dir, "/health/live", 60)
 
 
 def aegis_features(system: System, run_dir: Path) -> None:
@@ -512,16 +518,7 @@ def litellm(mock: Mock, run_dir: Path, install: bool) -> System:
                LITELLM_MODE="PRODUCTION")
     cmd = [str(exe), "--config", str(CONFIGS / "litellm.yaml"), "--host", "127.0.0.1",
            "--port", str(system.port), "--num_workers", "1", "--telemetry", "False"]
-    t0 = time.monotonic()
-    system.proc = _spawn(cmd, system.log_path, env=env, cwd=run_dir)
-    problem = wait_ready(system.port, "/health/liveliness", system.proc, 120)
-    if problem:
-        system.fail(problem)
-        return system
-    system.started_s = round(time.monotonic() - t0, 2)
-    system.status = "ok"
-    system.tree = ProcTree(system.proc.pid)
-    return system
+    return _launch(system, cmd, env, run_dir, "/health/liveliness", 120)
 
 
 # -- functional check ---------------------------------------------------------------
