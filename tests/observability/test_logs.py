@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -174,3 +175,80 @@ def test_request_log_events() -> None:
         "WARNING upstream_error openai/gpt-4o-mini attempt 0 failed: timeout",
         "WARNING request POST /v1/chat/completions 503 error 10.0ms",
     ]
+
+
+def _summary() -> RequestSummary:
+    s = RequestSummary(method="POST", path="/v1/chat/completions?key=sk-abcdefghijklmnop",
+                       request_id="req_1", caller=Caller(key_name="ci-bot", team="qa"),
+                       model_requested="sk-proj-Abc123Def456Ghi789Jkl012", provider="openai",
+                       model="gpt-4o-mini", route="rule:default", reason="complexity=low")
+    s.finish(0.0042, 200)
+    return s
+
+
+def test_batched_lines_wait_for_the_interval_and_warnings_do_not(restore_root: None) -> None:
+    stream = io.StringIO()
+    handler = configure_logging("json", "INFO", stream=stream, flush_interval_s=0.2)
+    log = logging.getLogger("aegis.test.batched")
+    log.info("first")
+    log.info("second")
+    assert stream.getvalue() == ""  # held for at most the interval
+    log.warning("trouble")  # written at once, behind the lines queued before it
+    assert [json.loads(x)["message"] for x in stream.getvalue().splitlines()] == [
+        "first", "second", "trouble"]
+    log.info("later")
+    deadline = time.monotonic() + 5
+    while "later" not in stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.02)  # the flusher thread writes it within the interval
+    assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "later"
+    log.info("at exit")
+    handler.close()  # logging.shutdown() does this at exit
+    assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "at exit"
+
+
+def test_batched_lines_are_written_once_64_kib_are_waiting(restore_root: None) -> None:
+    stream = io.StringIO()
+    configure_logging("json", "INFO", stream=stream, flush_interval_s=60)
+    log = logging.getLogger("aegis.test.batched")
+    for i in range(2000):
+        log.info("line %d %s", i, "x" * 40)
+    lines = stream.getvalue().splitlines()
+    assert 64 * 1024 <= len(stream.getvalue()) < 2000 * 200  # some written, not held for 60 s
+    assert [json.loads(x)["message"].split()[1] for x in lines] == [
+        str(i) for i in range(len(lines))]
+
+
+def test_request_line_written_directly_equals_the_logging_one(restore_root: None) -> None:
+    """The direct path (no LogRecord) writes what the logging path writes, redacted too."""
+    lines = []
+    for direct in (False, True):
+        stream = io.StringIO()
+        handler = configure_logging("json", "INFO", stream=stream, flush_interval_s=60)
+        RequestLog(handler=handler if direct else None).request(_summary())
+        handler.flush()
+        lines.append(json.loads(stream.getvalue()))
+    for line in lines:
+        line.pop("ts")
+    assert lines[0] == lines[1]
+    assert list(lines[0]) == list(lines[1])  # same field order
+    text = json.dumps(lines[1])
+    assert "sk-abcdefghijklmnop" not in text and SECRETS["openai"] not in text
+    assert lines[1]["event"] == "request" and lines[1]["key_name"] == "ci-bot"
+
+
+def test_request_line_takes_the_logging_path_when_anything_else_listens(
+    restore_root: None,
+) -> None:
+    stream, other = io.StringIO(), io.StringIO()
+    handler = configure_logging("json", "INFO", stream=stream, flush_interval_s=60)
+    events = logging.getLogger("aegis.events")
+    extra = logging.StreamHandler(other)
+    extra.setFormatter(logging.Formatter("%(event)s %(key_name)s"))
+    events.addHandler(extra)
+    try:
+        RequestLog(events, handler=handler).request(_summary())
+    finally:
+        events.removeHandler(extra)
+    handler.flush()
+    assert other.getvalue() == "request ci-bot\n"  # the added handler saw the record
+    assert json.loads(stream.getvalue())["event"] == "request"

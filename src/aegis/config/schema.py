@@ -64,6 +64,9 @@ class LoggingConfig(_Strict):
     format: Literal["auto", "json", "console"] = "auto"  # auto: console on a TTY, else JSON
     level: Literal["debug", "info", "warning", "error", "DEBUG", "INFO", "WARNING", "ERROR"] = (
         "info")
+    # INFO lines (one per request) are written in batches at most this far apart;
+    # warnings and errors at once. 0 writes every line as it is logged.
+    flush_ms: int = Field(100, ge=0, le=10_000)
 
 
 class MetricsConfig(_Strict):

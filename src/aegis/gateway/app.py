@@ -375,9 +375,11 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
         server = settings.server.model_copy(update={"workers": int(workers)})
         settings = dataclasses.replace(settings, server=server)
     raw = settings.raw
-    configure_logging(raw.logging.format, raw.logging.level)
+    handler = configure_logging(raw.logging.format, raw.logging.level,
+                                flush_interval_s=raw.logging.flush_ms / 1000)
     tracing = configure_tracing(raw.tracing.enabled, raw.tracing.exporter, settings=settings,
                                 service_name=raw.tracing.service_name)
-    obs = Observability.from_settings(settings, metrics=raw.metrics.enabled, tracing=tracing)
+    obs = Observability.from_settings(settings, metrics=raw.metrics.enabled, tracing=tracing,
+                                      log_handler=handler)
     engine = Engine(settings, observability=obs)
     return GatewayApp(engine, master=MasterKey.from_env(), observability=obs)

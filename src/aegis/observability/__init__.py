@@ -96,15 +96,19 @@ class Observability(Recorder):
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, metrics: bool = True, tracing: Tracing | None = None
+        cls, settings: Settings, *, metrics: bool = True, tracing: Tracing | None = None,
+        log_handler: logging.Handler | None = None,
     ) -> Observability:
-        """Metrics labelled from the configuration; every configured circuit starts closed."""
+        """Metrics labelled from the configuration; every configured circuit starts closed.
+
+        ``log_handler``: what ``configure_logging`` returned (request lines go to it
+        directly when nothing else would see them)."""
         m = Metrics.from_settings(settings) if metrics else None
         if m is not None:
             for model in settings.catalog:
                 m.breaker_state(model.provider, model.name, "closed")
         return cls(metrics=m, tracing=tracing or configure_tracing(False, settings=settings),
-                   settings=settings)
+                   settings=settings, request_log=RequestLog(handler=log_handler))
 
     @property
     def recorders(self) -> tuple[Recorder, ...]:

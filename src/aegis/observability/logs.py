@@ -26,9 +26,11 @@ import functools
 import logging
 import re
 import sys
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
@@ -99,8 +101,11 @@ def redact_value(name: str, value: Any, depth: int = 0) -> Any:
     return redact_value(name, str(value), depth + 1)  # whatever str() would print
 
 
+# Set on records whose fields were redacted where they were built (the request event:
+# ~30 fields, most of them numbers), so the filter does not walk them again.
+_PRE_REDACTED = "aegis_pre_redacted"
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message", "asctime", "taskName"}
+    "message", "asctime", "taskName", _PRE_REDACTED}
 _NOT_FIELDS = _STANDARD | {"event"}
 _EXC_FORMATTER = logging.Formatter()
 
@@ -119,8 +124,9 @@ class RedactingFilter(logging.Filter):
             message = f"{record.msg!s} {record.args!s}"
         record.msg, record.args = redact(message), None
         fields = record.__dict__
-        for name in fields.keys() - _STANDARD:
-            fields[name] = redact_value(name, fields[name])
+        if not fields.get(_PRE_REDACTED):
+            for name in fields.keys() - _STANDARD:
+                fields[name] = redact_value(name, fields[name])
         if record.exc_info and not record.exc_text:
             record.exc_text = _EXC_FORMATTER.formatException(record.exc_info)
         if record.exc_text:
@@ -140,20 +146,34 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ``ts``, ``level``, ``event``, ``logger``, ``message``, fields."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")
+
+    def _ts(self, created: float) -> str:
+        """ISO 8601 UTC with milliseconds; the part up to the second is reused within it."""
+        second = int(created)
+        cached, stamp = self._second
+        if second != cached:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, stamp)
+        return f"{stamp}.{int((created - second) * 1000):03d}Z"
+
     def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
-            "level": record.levelname.lower(),
-            "event": getattr(record, "event", None) or "log",
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        out.update(_fields(record))
+        fields = _fields(record)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
-            out["exc"] = record.exc_text
+            fields["exc"] = record.exc_text
+        return self.line(record.created, record.levelname, getattr(record, "event", None),
+                         record.name, record.getMessage(), fields)
+
+    def line(self, created: float, level: str, event: str | None, logger: str, message: str,
+             fields: Mapping[str, Any]) -> str:
+        """The JSON line of one event (``format`` and ``RequestLog``'s direct path)."""
+        out: dict[str, Any] = {"ts": self._ts(created), "level": level.lower(),
+                               "event": event or "log", "logger": logger, "message": message}
+        out.update(fields)
         return orjson.dumps(out, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
@@ -187,11 +207,107 @@ def _console_value(value: Any) -> str:
 _HANDLER_MARK = "_aegis_handler"
 
 
+class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes INFO and below in batches: at most every ``interval_s``, or at 64 KiB.
+
+    Why: an unbuffered write per request line is a system call per request, and
+    each one lets another thread (the ledger writer) take the GIL from the event
+    loop. A WARNING or worse flushes at once, behind the lines queued before it,
+    and so do ``flush()``/``close()`` (``logging.shutdown`` at exit); a process
+    killed outright loses at most ``interval_s`` of INFO lines.
+    """
+
+    limit = 64 * 1024
+
+    def __init__(self, stream: IO[str], interval_s: float) -> None:
+        super().__init__(stream)
+        self.interval_s = interval_s
+        self._lines: list[str] = []
+        self._size = 0
+        self._wake = threading.Event()
+        self._flusher: threading.Thread | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # ``Handler.handle`` holds ``self.lock`` around this call.
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._add(line, record.levelno)
+
+    def _add(self, line: str, level: int) -> None:
+        self._lines.append(line)
+        self._size += len(line)
+        if level >= logging.WARNING or self._size >= self.limit:
+            self._write()
+            return
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_loop, daemon=True,
+                                             name="aegis-log-flusher")
+            self._flusher.start()
+        if len(self._lines) == 1:
+            self._wake.set()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write()
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+    def json_sink_for(self, logger: logging.Logger, level: int) -> JsonFormatter | None:
+        """This handler's JSON formatter if ``logger``'s records at ``level`` reach this
+        handler alone, through nothing but its redacting filter; else None.
+
+        ``RequestLog`` then writes its pre-redacted request line with ``add_line``,
+        skipping the ``LogRecord`` and the handler chain (a quarter of the cost of a
+        request line) -- the same line ``logging`` would have written. Checked per
+        call, so a handler or filter added later takes the ordinary path at once.
+        """
+        formatter = self.formatter
+        if (not isinstance(formatter, JsonFormatter) or level < self.level
+                or not all(type(f) is RedactingFilter for f in self.filters)):
+            return None
+        current: logging.Logger | None = logger
+        while current is not None:
+            if current.filters or current.disabled:
+                return None
+            if any(h is not self for h in current.handlers):
+                return None
+            if not current.propagate:
+                return formatter if self in current.handlers else None
+            current = current.parent
+        return formatter if self in logging.getLogger().handlers else None
+
+    def add_line(self, line: str, level: int) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._add(line + self.terminator, level)
+
+    def _write(self) -> None:
+        if self._lines:
+            lines, self._lines, self._size = self._lines, [], 0
+            try:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except Exception:
+                logging.raiseExceptions and sys.stderr.write("aegis: a log write failed\n")
+
+    def _flush_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            time.sleep(self.interval_s)
+            self.flush()
+
+
 def configure_logging(
     format: LogFormat = "auto",
     level: str | int = "INFO",
     *,
     stream: IO[str] | None = None,
+    flush_interval_s: float = 0.0,
 ) -> logging.Handler:
     """Install Aegis's handler on the root logger (replacing one installed before).
 
@@ -204,7 +320,9 @@ def configure_logging(
         format = "console" if isatty is not None and isatty() else "json"
     if format not in ("json", "console"):
         raise ValueError(f"logging format must be auto, json or console, not {format!r}")
-    handler = logging.StreamHandler(stream)
+    handler: logging.Handler = (
+        BatchingStreamHandler(stream, flush_interval_s) if flush_interval_s > 0
+        else logging.StreamHandler(stream))
     handler.setFormatter(JsonFormatter() if format == "json" else ConsoleFormatter())
     handler.addFilter(RedactingFilter())
     setattr(handler, _HANDLER_MARK, True)
@@ -313,9 +431,10 @@ class RequestSummary:
         return self.http_status if self.http_status is not None else 499
 
     def fields(self) -> dict[str, Any]:
+        """The event's fields, redacted: every string is passed through ``redact``."""
         c = self.caller
         overhead = max(0.0, self.duration_s - self.upstream_s) if self.attempts else None
-        return {
+        fields = {
             "request_id": self.request_id or None, "method": self.method, "path": self.path,
             "http_status": self.http_status, "status": self.status,
             "key_name": c.key_name, "key_id": c.key_id, "team": c.team,
@@ -332,6 +451,10 @@ class RequestSummary:
             "ttft_ms": round(self.ttft_ms, 3) if self.ttft_ms is not None else None,
             "error_kind": self.error_kind, "refusal_rule": self.refusal_rule,
         }
+        for name, value in fields.items():
+            if type(value) is str and len(value) >= _SHORTEST:
+                fields[name] = redact(value)
+        return fields
 
 
 class _Alert(Protocol):
@@ -361,8 +484,11 @@ def _state(value: Any) -> str:
 class RequestLog(Recorder):
     """Emits Aegis's events on one logger; as a ``Recorder`` it logs failed attempts."""
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
+    def __init__(self, logger: logging.Logger | None = None,
+                 handler: logging.Handler | None = None) -> None:
+        """``handler``: what ``configure_logging`` returned, for the direct path."""
         self.log = logger or logging.getLogger("aegis.events")
+        self.handler = handler if isinstance(handler, BatchingStreamHandler) else None
 
     def record(self, attempt: Attempt) -> None:
         if attempt.status != "error" or not self.log.isEnabledFor(logging.WARNING):
@@ -382,7 +508,14 @@ class RequestLog(Recorder):
         served = f" {s.provider}/{s.model}" if s.provider else ""
         message = (f"{s.method} {s.path} {s.http_status if s.http_status is not None else '-'}"
                    f"{served} {s.status} {s.duration_s * 1000:.1f}ms")
-        self._emit(level, "request", message, **s.fields())
+        handler = self.handler
+        formatter = handler.json_sink_for(self.log, level) if handler is not None else None
+        if handler is None or formatter is None:
+            self._emit(level, "request", message, **s.fields(), **{_PRE_REDACTED: True})
+            return
+        line = formatter.line(time.time(), logging.getLevelName(level), "request",
+                              self.log.name, redact(message), s.fields())
+        handler.add_line(line, level)
 
     def fallback(self, failed: Attempt, then: Attempt) -> None:
         self._emit(logging.INFO, "fallback",
@@ -426,8 +559,15 @@ class RequestLog(Recorder):
                    notes=list(settings.notes))
 
     def _emit(self, level: int, event: str, message: str, **fields: Any) -> None:
-        fields["event"] = event
-        self.log.log(level, message, extra=fields)
+        """``Logger.log(..., extra=fields)`` without looking up the caller's frame.
+
+        Events come from this class, so the frame walk (and the checks ``makeRecord``
+        makes for ``extra``) would only cost time on every request.
+        """
+        record = logging.LogRecord(self.log.name, level, __file__, 0, message, None, None)
+        record.__dict__.update(fields)
+        record.event = event
+        self.log.handle(record)
 
 
 __all__ = [

@@ -14,9 +14,8 @@ to drive a later redaction pass, nothing more.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 __all__ = ["HEALTH_KINDS", "DataClass", "Finding", "Scan", "combine_findings", "scan_result"]
@@ -31,9 +30,17 @@ class DataClass(enum.Enum):
     PII = "pii"
     PHI = "phi"
 
+    def __init__(self, value: str) -> None:
+        # Compared on every routing check: a plain attribute, not a mapping lookup.
+        self._rank = len(type(self).__members__)
+
+    # Members are singletons and equality is identity, so identity hashing is exact
+    # (Enum's own hashes the member's name in Python, on every set or dict lookup).
+    __hash__ = object.__hash__
+
     @property
     def rank(self) -> int:
-        return _RANK[self]
+        return self._rank
 
     @classmethod
     def parse(cls, value: str | DataClass) -> DataClass:
@@ -55,28 +62,27 @@ class DataClass(enum.Enum):
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, DataClass):
             return NotImplemented
-        return self.rank < other.rank
+        return self._rank < other._rank
 
     def __le__(self, other: object) -> bool:
         if not isinstance(other, DataClass):
             return NotImplemented
-        return self.rank <= other.rank
+        return self._rank <= other._rank
 
     def __gt__(self, other: object) -> bool:
         if not isinstance(other, DataClass):
             return NotImplemented
-        return self.rank > other.rank
+        return self._rank > other._rank
 
     def __ge__(self, other: object) -> bool:
         if not isinstance(other, DataClass):
             return NotImplemented
-        return self.rank >= other.rank
+        return self._rank >= other._rank
 
     def __str__(self) -> str:
         return self.value
 
 
-_RANK: Mapping[DataClass, int] = MappingProxyType({m: i for i, m in enumerate(DataClass)})
 
 # Kinds that are health information in themselves: together with any PII
 # finding anywhere in the same request they make the whole request PHI.

@@ -182,6 +182,7 @@ class CircuitBreaker:
         self._listeners = list(listeners)
         self._lock = threading.Lock()
         self._circuits: dict[Key, _Circuit] = {}
+        self._tripped: set[Key] = set()  # circuits not closed (open or half-open)
         self._tokens = itertools.count(1)
 
     @classmethod
@@ -285,8 +286,12 @@ class CircuitBreaker:
             self._emit(events)
 
     def down_reason(self, key: Key) -> str | None:
-        """Why ``key`` cannot take a request now, or None. Does not reserve anything."""
-        if not self.config_for(key[0]).enabled:
+        """Why ``key`` cannot take a request now, or None. Does not reserve anything.
+
+        The router asks this for every candidate of every request; with every
+        circuit closed (the usual case) the answer needs no lock and no clock.
+        """
+        if not self._tripped or not self.config_for(key[0]).enabled:
             return None
         events: list[Transition] = []
         try:
@@ -345,8 +350,10 @@ class CircuitBreaker:
         with self._lock:
             if key is None:
                 self._circuits.clear()
+                self._tripped.clear()
             else:
                 self._circuits.pop(key, None)
+                self._tripped.discard(key)
 
     # -- internals (call with the lock held) -------------------------------------------
 
@@ -431,6 +438,7 @@ class CircuitBreaker:
               events: list[Transition]) -> None:
         old = c.state
         c.state = State.OPEN
+        self._tripped.add(key)
         c.generation += 1
         c.open_until = now + c.cfg.cooldown_s
         c.opens += 1
@@ -443,6 +451,7 @@ class CircuitBreaker:
                events: list[Transition]) -> None:
         old = c.state
         c.state = State.CLOSED
+        self._tripped.discard(key)
         c.consecutive = 0
         c.probes.clear()
         c.window.clear()
