@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
 from aegis.types import Usage
@@ -144,8 +144,10 @@ def cost_picousd(usage: Usage, prices: Prices) -> int:
 
 def picousd_to_usd(pico: int) -> float:
     """Picodollars -> USD float rounded (half-even) to 1e-9."""
-    nano = (Decimal(pico) / _PICO_PER_NANO).to_integral_value(rounding=ROUND_HALF_EVEN)
-    return float(nano / 10**9)
+    nano, rest = divmod(pico, _PICO_PER_NANO)  # integers: exact, and no Decimal per request
+    if rest * 2 > _PICO_PER_NANO or (rest * 2 == _PICO_PER_NANO and nano % 2):
+        nano += 1
+    return nano / 10**9  # int / int is correctly rounded to the nearest float
 
 
 def cost_usd(usage: Usage, prices: Prices) -> float:
@@ -187,10 +189,10 @@ def worst_case_cost(
 ) -> float:
     """USD upper bound of a request's cost, rounded *up* to 1e-9 (never under-reserves)."""
     pico = worst_case_picousd(prompt_tokens_upper_bound, max_output_tokens, prices)
-    nano = (Decimal(pico) / _PICO_PER_NANO).to_integral_value(rounding=ROUND_CEILING)
-    exact = nano / 10**9
-    result = float(exact)
-    if Decimal(result) < exact:  # the float nearest a decimal can sit just below it
+    nano = -(-pico // _PICO_PER_NANO)
+    result = nano / 10**9
+    num, den = result.as_integer_ratio()
+    if num * 10**9 < nano * den:  # the float nearest a decimal can sit just below it
         result = math.nextafter(result, math.inf)
     return result
 

@@ -44,14 +44,14 @@ class Profile:
 class Candidate:
     model: ModelInfo
     provider: Provider
+    label: str = field(init=False, compare=False)  # "provider/model", read on every route
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", f"{self.provider.name}/{self.model.name}")
 
     @property
     def upstream_model(self) -> str:
         return self.model.upstream
-
-    @property
-    def label(self) -> str:
-        return f"{self.provider.name}/{self.model.name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,10 @@ class LatencyStats(Recorder):
         self._seen: dict[tuple[str, str], _Estimate] = {}
 
     def expected_ms(self, provider: str, model: ModelInfo, output_tokens: int) -> float:
+        est = self._seen.get((provider, model.name))
+        if est is None:  # the catalog's priors (spelled out: the router asks per candidate)
+            prior = model.latency
+            return prior.ttft_ms + 1000.0 / max(prior.tokens_per_s, 0.1) * output_tokens
         ttft, per_token = self._current(provider, model)
         return ttft + per_token * output_tokens
 

@@ -48,11 +48,10 @@ class Scored:
                 "locality": self.candidate.provider.locality}
 
 
-def expected_cost(prices: Prices, profile: Profile) -> float:
-    """Expected (not worst-case) cost: assume at most 512 output tokens are used."""
-    p = prices.for_prompt(profile.prompt_tokens)
-    output = min(profile.output_tokens, 512)
-    return (profile.prompt_tokens * p.input + output * p.output) / 1_000_000
+def expected_cost(prices: Prices, prompt_tokens: int, output_tokens: int) -> float:
+    """Expected (not worst-case) cost; ``rank`` passes at most 512 output tokens."""
+    p = prices.for_prompt(prompt_tokens) if prices.tiers else prices
+    return (prompt_tokens * p.input + output_tokens * p.output) / 1_000_000
 
 
 def rank(
@@ -63,9 +62,10 @@ def rank(
     latency: LatencyStats,
 ) -> list[Scored]:
     floor = max(QUALITY_FLOOR[profile.quality_rank], COMPLEXITY_FLOOR[profile.complexity_rank])
-    out_tokens = min(profile.output_tokens, 512)
-    rows = [Scored(c, expected_cost(c.model.prices, profile),
-                   latency.expected_ms(c.provider.name, c.model, out_tokens), floor)
+    prompt, out_tokens = profile.prompt_tokens, min(profile.output_tokens, 512)
+    expected = latency.expected_ms
+    rows = [Scored(c, expected_cost(c.model.prices, prompt, out_tokens),
+                   expected(c.provider.name, c.model, out_tokens), floor)
             for c in candidates]
     if strategy == "ordered" or len(rows) < 2:
         for i, r in enumerate(rows):
@@ -79,7 +79,8 @@ def rank(
 
 def _norm(values: Sequence[float], *, log: bool = False) -> list[float]:
     """Min-max to [0, 1]; log scale for costs, which span orders of magnitude."""
-    xs = [math.log10(v + 1e-9) for v in values] if log else list(values)
+    log10 = math.log10
+    xs = [log10(v + 1e-9) for v in values] if log else list(values)
     lo, hi = min(xs), max(xs)
     if hi - lo < 1e-12:
         return [0.0 for _ in xs]
