@@ -32,23 +32,28 @@ def shared_budgets() -> list[BudgetDef]:
     ]
 
 
-def hammer(path: str, seed: int, count: int, start_at: float = 0.0
+def hammer(path: str, seed: int, count: int, start_at: float = 0.0, leased: bool = False
            ) -> list[tuple[str, str | None, int]]:
-    """Child process: many threads reserving and settling on the shared SQLite file.
+    """Child process: many threads reserving and settling on the shared SQLite file
+    (``leased``: through this process's leases, as ``aegis serve --workers N`` does).
 
     Returns the (provider, team, actual nano-dollars) of every granted request.
     """
     import threading
     import time
 
-    from aegis.budget.backends import SqliteBudgetBackend
+    from aegis.budget.backends import BudgetBackend, SqliteBudgetBackend
+    from aegis.budget.leases import LeasedBudgetBackend
     from aegis.budget.manager import BudgetManager, Reservation
     from aegis.ledger.sqlite import SqliteLedgerStore
     from aegis.ledger.store import usd_to_nusd
 
     store = SqliteLedgerStore(path, busy_timeout_s=30)
-    manager = BudgetManager(shared_budgets(), SqliteBudgetBackend(store),
-                            clock=lambda: ts(2026, 11, 6))
+    shared = SqliteBudgetBackend(store)
+    backend: BudgetBackend = (
+        LeasedBudgetBackend(shared, workers=4, clock=lambda: ts(2026, 11, 6))
+        if leased else shared)
+    manager = BudgetManager(shared_budgets(), backend, clock=lambda: ts(2026, 11, 6))
     granted: list[tuple[str, str | None, int]] = []
     lock = threading.Lock()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from aegis.budget import (
+    BudgetBackend,
     BudgetDef,
     BudgetManager,
     Denied,
@@ -19,6 +20,7 @@ from aegis.budget import (
     SqliteBudgetBackend,
     reservation_amount,
 )
+from aegis.budget.leases import LeasedBudgetBackend
 from aegis.budget.manager import BUDGET_COLUMNS
 from aegis.errors import BudgetExceeded
 from aegis.ledger import Scope
@@ -45,14 +47,20 @@ def store(tmp_path: Path) -> Iterator[SqliteLedgerStore]:
     s.close()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "leased"])
 def backend_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 def make(kind: str, store: SqliteLedgerStore, budgets: list[BudgetDef], clock: Clock,
          **kw: object) -> BudgetManager:
-    backend = InMemoryBudgetBackend(store) if kind == "memory" else SqliteBudgetBackend(store)
+    backend: BudgetBackend
+    if kind == "memory":
+        backend = InMemoryBudgetBackend(store)
+    elif kind == "sqlite":
+        backend = SqliteBudgetBackend(store)
+    else:  # one worker of several: every semantic below must hold for leases too
+        backend = LeasedBudgetBackend(SqliteBudgetBackend(store), workers=2, clock=clock)
     return BudgetManager(budgets, backend, clock=clock, **kw)  # type: ignore[arg-type]
 
 
@@ -365,7 +373,7 @@ def test_backend_for(store: SqliteLedgerStore) -> None:
 
     assert isinstance(backend_for(store, 1), InMemoryBudgetBackend)
     shared = backend_for(store, 4)
-    assert isinstance(shared, SqliteBudgetBackend)
+    assert isinstance(shared, LeasedBudgetBackend) and shared.workers == 4
     shared.close()
     with pytest.raises(ConfigError, match="workers"):
         backend_for(SqliteLedgerStore(":memory:"), 2)

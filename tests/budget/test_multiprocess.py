@@ -6,19 +6,23 @@ import multiprocessing
 import time
 from pathlib import Path
 
+import pytest
+
 from aegis.budget import BudgetManager, SqliteBudgetBackend
 from aegis.ledger.sqlite import SqliteLedgerStore
 from aegis.ledger.store import usd_to_nusd
 from tests.budget.helpers import hammer, shared_budgets, ts
 
 
-def test_four_processes_settled_never_exceeds_limit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("leased", [False, True], ids=["transactions", "leases"])
+def test_four_processes_settled_never_exceeds_limit(tmp_path: Path, leased: bool) -> None:
     path = str(tmp_path / "shared.db")
     SqliteLedgerStore(path).close()
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
         start_at = time.time() + 3.0  # past the children's start-up
-        results = pool.starmap(hammer, [(path, seed, 150, start_at) for seed in range(4)])
+        results = pool.starmap(hammer, [(path, seed, 150, start_at, leased)
+                                       for seed in range(4)])
     granted = [g for result in results for g in result]
     assert sum(1 for r in results if r) >= 2  # several processes got some through...
     assert len(granted) < 4 * 4 * 150 / 2  # ...and most were refused

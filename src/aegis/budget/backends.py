@@ -65,11 +65,43 @@ def restore_query(key: StateKey) -> tuple[Scope, float | None, float | None]:
     return Scope.parse(key[1]), (window.start if window.end is not None else None), window.end
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseRequest:
+    """One worker's lease on one state key, renewed in the shared store (``leases``)."""
+
+    key: StateKey
+    limit: int
+    flush: int  # spend settled in the worker since its last renewal
+    need: int  # the worker's outstanding reservations: the lease covers them whatever
+    floor: int  # need + the reservation waiting for this renewal (need when none)
+    want: int  # what the worker would like to hold (>= floor)
+    share: int  # workers competing for what is left
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseGrant:
+    held: int  # the lease now held (counted in the key's reserved total)
+    settled: Settled  # the key's spend before and after the flush
+    reserved: int  # the key's reserved total afterwards (every worker's)
+
+
 class BudgetBackend(ABC):
     """Atomic reserve / settle / release over several state keys at once."""
 
     #: True when operations do I/O: the manager then runs them off the event loop.
     blocking: ClassVar[bool] = False
+    #: True when ``settle`` never does I/O even though ``reserve`` may (leases).
+    local_settle: ClassVar[bool] = False
+    #: Called with spend that reached the shared total later than its ``settle``
+    #: returned (leases flush in batches); the manager checks alert thresholds.
+    settled_hook: Callable[[StateKey, Settled], None] | None = None
+
+    def try_reserve(self, token: str, keys: Sequence[StateKey], limits: Sequence[int],
+                    amount: int, expires_at: float, now: float) -> tuple[Shortfall, ...] | None:
+        """``reserve`` if it can answer without I/O, else None (call ``reserve`` off the loop)."""
+        if self.blocking:
+            return None
+        return self.reserve(token, keys, limits, amount, expires_at, now)
 
     @abstractmethod
     def reserve(self, token: str, keys: Sequence[StateKey], limits: Sequence[int],
@@ -353,6 +385,51 @@ class SqliteBudgetBackend(BudgetBackend):
     def state(self, keys: Sequence[StateKey]) -> list[tuple[int, int]]:
         return self._run(lambda conn: [self._cell(conn, k) for k in keys])
 
+    def sync_leases(self, owner: str, requests: Sequence[LeaseRequest], now: float,
+                    ttl_s: float) -> list[LeaseGrant]:
+        """One transaction: add each request's flushed spend, then resize ``owner``'s lease.
+
+        A lease is a reservation row (token ``lease:<owner>``) that the sweep returns
+        if its owner stops renewing it. The new size leaves other workers a fair part
+        of what is left: at most ``floor + (available - floor) / share``; when even
+        ``floor`` does not fit, only ``need`` is kept (the waiting reservation is refused).
+        """
+        token = f"lease:{owner}"
+
+        def op(conn: sqlite3.Connection) -> list[LeaseGrant]:
+            if now >= self._next_sweep:
+                self._sweep(conn, now)
+            out = []
+            for r in requests:
+                spent, reserved = self._cell(conn, r.key)
+                row = conn.execute(
+                    "SELECT amount_nusd, expired FROM budget_reservations WHERE token = ? "
+                    "AND budget = ? AND scope = ? AND period = ?", (token, *r.key)).fetchone()
+                mine = int(row[0]) if row is not None and not row[1] else 0
+                others = reserved - mine
+                after = spent + r.flush
+                available = r.limit - after - others
+                if available >= r.floor:
+                    held = min(r.want, r.floor + (available - r.floor) // max(r.share, 1))
+                else:
+                    held = r.need
+                conn.execute(
+                    "UPDATE budget_state SET spent_nusd = ?, reserved_nusd = ? "
+                    "WHERE budget = ? AND scope = ? AND period = ?",
+                    (after, others + held, *r.key))
+                if held:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO budget_reservations (token, budget, scope, "
+                        "period, amount_nusd, expires_at, expired) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                        (token, *r.key, held, now + ttl_s))
+                elif row is not None:
+                    conn.execute("DELETE FROM budget_reservations WHERE token = ? AND "
+                                 "budget = ? AND scope = ? AND period = ?", (token, *r.key))
+                out.append(LeaseGrant(held, Settled(spent, after), others + held))
+            return out
+
+        return self._run(op)
+
     def restore(self, keys: Sequence[StateKey]) -> None:
         """Lift stored spend to the ledger's sum where it is lower.
 
@@ -377,11 +454,13 @@ class SqliteBudgetBackend(BudgetBackend):
 
 
 def backend_for(store: LedgerStore | None, workers: int = 1) -> BudgetBackend:
-    """In memory for one worker; the shared SQLite file when several processes enforce."""
+    """In memory for one worker; leases on the shared SQLite file for several processes."""
     if workers <= 1:
         return InMemoryBudgetBackend(store)
     if isinstance(store, SqliteLedgerStore) and not store.in_memory:
-        return SqliteBudgetBackend(store)
+        from aegis.budget.leases import LeasedBudgetBackend
+
+        return LeasedBudgetBackend(SqliteBudgetBackend(store), workers=workers)
     raise ConfigError("budgets: with server.workers > 1 the budget state must be shared; "
                       "use a file store (storage.url: sqlite:///aegis.db)")
 
@@ -398,6 +477,8 @@ __all__ = [
     "EXPIRED_RETENTION_S",
     "BudgetBackend",
     "InMemoryBudgetBackend",
+    "LeaseGrant",
+    "LeaseRequest",
     "Settled",
     "Shortfall",
     "SqliteBudgetBackend",

@@ -173,6 +173,7 @@ class BudgetManager:
         self._thresholds: dict[str, tuple[tuple[float, int], ...]] = {}
         self._executor = (ThreadPoolExecutor(1, thread_name_prefix="aegis-budget")
                           if self.backend.blocking else None)
+        self.backend.settled_hook = self._settled_later
         self._set(tuple(budgets))
 
     # -- definitions ---------------------------------------------------------------
@@ -229,6 +230,13 @@ class BudgetManager:
 
     def reserve(self, budgets: Sequence[BudgetDef], amount_usd: float) -> Reservation | Denied:
         """Hold ``amount_usd`` (a worst case) on all ``budgets`` at once, or on none."""
+        held = self._reserve(budgets, amount_usd, wait=True)
+        assert held is not None
+        return held
+
+    def _reserve(self, budgets: Sequence[BudgetDef], amount_usd: float, *,
+                 wait: bool) -> Reservation | Denied | None:
+        """``wait=False``: None when the backend cannot answer without I/O."""
         now = self.clock()
         budgets = tuple(budgets) if len(budgets) < 2 else tuple(dict.fromkeys(budgets))
         keys = tuple(self._key(b, now) for b in budgets)
@@ -237,8 +245,11 @@ class BudgetManager:
         if not budgets or amount <= 0:
             return Reservation("", budgets, keys, 0, expires)
         token = f"{self._token_prefix}{next(self._tokens)}"
-        short = self.backend.reserve(token, keys, [b.limit_nusd for b in budgets], amount,
-                                     expires, now)
+        limits = [b.limit_nusd for b in budgets]
+        short = (self.backend.reserve(token, keys, limits, amount, expires, now) if wait
+                 else self.backend.try_reserve(token, keys, limits, amount, expires, now))
+        if short is None:
+            return None
         if not short:
             return Reservation(token, budgets, keys, amount, expires)
         return Denied(tuple(Blocked(budgets[s.index], nusd_to_usd(s.spent_nusd),
@@ -251,12 +262,18 @@ class BudgetManager:
         """``reserve`` without blocking the event loop (SQLite runs on the budget thread)."""
         if self._executor is None:
             return self.reserve(budgets, amount_usd)
+        held = self._reserve(budgets, amount_usd, wait=False)  # a lease answers in memory
+        if held is not None:
+            return held
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.reserve, budgets, amount_usd)
 
     def settle(self, reservation: Reservation, actual_usd: float) -> None:
         """Charge the actual cost and return the hold. Never blocks, never raises."""
         if not reservation.budgets:
+            return
+        if self.backend.local_settle:  # in memory (a lease): no thread hop
+            self._settle(reservation, usd_to_nusd(actual_usd))
             return
         self._submit(self._settle, reservation, usd_to_nusd(actual_usd))
 
@@ -277,7 +294,7 @@ class BudgetManager:
     def _settle(self, r: Reservation, actual: int) -> None:
         # Retried on the budget thread (never on the event loop): a dropped
         # settlement would under-count spend once its reservation expires.
-        tries = 3 if self._executor is not None else 1
+        tries = 3 if self._executor is not None and not self.backend.local_settle else 1
         for attempt in range(tries):
             try:
                 results = self.backend.settle(r.token, r.keys, actual, self.clock())
@@ -289,7 +306,7 @@ class BudgetManager:
                     time.sleep(0.1 * 2**attempt)
         else:
             return
-        if actual > r.amount_nusd and results:
+        if actual > r.amount_nusd and (results or self.backend.local_settle):
             log.warning("actual cost $%.9f exceeded the reservation $%.9f (budgets %s)",
                         nusd_to_usd(actual), r.amount_usd, ", ".join(b.name for b in r.budgets),
                         extra={"event": "budget_overrun"})
@@ -301,6 +318,12 @@ class BudgetManager:
             self.backend.release(r.token, self.clock())
         except Exception:
             log.exception("budget release failed (%s); it will expire", r.token)
+
+    def _settled_later(self, key: StateKey, s: Settled) -> None:
+        """Spend a lease flushed to the shared total: the alert check of its settlements."""
+        budget = self._by_name.get(key[0])
+        if budget is not None:
+            self._check_alerts(budget, key, s)
 
     def _check_alerts(self, b: BudgetDef, key: StateKey, s: Settled) -> None:
         for threshold, at in self._thresholds.get(b.name, ()):
