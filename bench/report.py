@@ -9,6 +9,8 @@ Aggregation rules (also printed in the Markdown):
   while the system was under load (and the idle RSS at start-up).
 - CPU s / 1k requests = utime+stime of the process tree during the measured
   rounds (warm-ups excluded) / successful responses x 1000.
+- aegis-full-w2 (`--workers 2`) runs in chat-c32 and chat-c128 only; its RSS and CPU
+  are summed over the supervisor and both workers.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-GATEWAYS = ("aegis-full", "aegis-minimal")
+GATEWAYS = ("aegis-full", "aegis-minimal")  # one worker each: the issue's targets apply
 BASELINE = "litellm"
+MULTI = "aegis-full-w2"  # aegis-full with --workers 2; rows in some scenarios only
+SINGLE = "aegis-full"  # its one-worker twin
+# (system, reference) pairs of the ratio table; a pair without both rows is left out
+RATIO_PAIRS = (*((gw, other) for gw in (*GATEWAYS, MULTI) for other in (BASELINE, "direct")),
+               (MULTI, SINGLE))
 
 
 def _median(values: Iterable[float | None]) -> float | None:
@@ -108,16 +115,12 @@ def ratios(summary: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, 
     out: dict[str, dict[str, Any]] = {}
     for scenario, rows in summary.items():
         entry: dict[str, Any] = {}
-        for gw in GATEWAYS:
-            mine = rows.get(gw)
-            if not mine or not mine.get("rps"):
-                continue
-            for other in (BASELINE, "direct"):
-                theirs = rows.get(other)
-                if theirs and theirs.get("rps"):
-                    entry[f"{gw}/{other} rps"] = mine["rps"] / theirs["rps"]
-                    if mine.get("p50_ms") and theirs.get("p50_ms"):
-                        entry[f"{gw}/{other} p50"] = mine["p50_ms"] / theirs["p50_ms"]
+        for gw, other in RATIO_PAIRS:
+            mine, theirs = rows.get(gw), rows.get(other)
+            if mine and mine.get("rps") and theirs and theirs.get("rps"):
+                entry[f"{gw}/{other} rps"] = mine["rps"] / theirs["rps"]
+                if mine.get("p50_ms") and theirs.get("p50_ms"):
+                    entry[f"{gw}/{other} p50"] = mine["p50_ms"] / theirs["p50_ms"]
         out[scenario] = entry
     return out
 
@@ -152,6 +155,12 @@ def targets(summary: Mapping[str, Mapping[str, Mapping[str, Any]]],
             met = None if value is None else (value <= limit if op == "<=" else value >= limit)
             rows.append({"system": gw, "target": label, "limit": f"{op} {limit:g}",
                          "measured": value, "met": met})
+    if MULTI in systems:  # the others are one-worker targets; this one is about scaling
+        mine, single = get("chat-c32", MULTI, "rps"), get("chat-c32", SINGLE, "rps")
+        value = mine / single if mine and single else None
+        rows.append({"system": MULTI, "target": "req/s at c=32, --workers 2 vs 1 worker (x)",
+                     "limit": ">= 1.5", "measured": value,
+                     "met": None if value is None else value >= 1.5})
     return rows
 
 
@@ -236,17 +245,19 @@ def markdown(result: Mapping[str, Any]) -> str:
         out.append(f"### {sc['name']} — {sc['title']}")
         out.append("")
         out.append(f"{sc['rounds_done']} round(s) x {sc['duration_s']} s per system"
-                   + (f"; {sc['note']}" if sc.get("note") else ""))
+                   + (f"; {sc['note']}" if sc.get("note") else "")
+                   + (f"; not run here: {', '.join(sc['skipped'])}" if sc.get("skipped")
+                      else ""))
         out.append("")
         out.extend(scenario_table(sc, rows, systems))
         out.append("")
+    cols = _ratio_cols(result["ratios"])
     out += ["## Ratios (req/s; p50 latency)", "",
-            "| scenario | " + " | ".join(_ratio_cols()) + " |",
-            "|---|" + "---|" * len(_ratio_cols())]
+            "| scenario | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for sc in result["scenarios"]:
         r = result["ratios"].get(sc["name"], {})
         out.append(f"| {sc['name']} | " + " | ".join(
-            (f"{r[c]:.3g}x" if c in r else "-") for c in _ratio_cols()) + " |")
+            (f"{r[c]:.3g}x" if c in r else "-") for c in cols) + " |")
     out += ["", "## Systems", "", "| system | status | version | start-up s | notes |",
             "|---|---|---|---|---|"]
     for s in result["systems"]:
@@ -271,9 +282,11 @@ def markdown(result: Mapping[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _ratio_cols() -> list[str]:
-    return [f"{gw}/{other} {k}" for gw in GATEWAYS for other in (BASELINE, "direct")
-            for k in ("rps", "p50")]
+def _ratio_cols(ratios: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Columns in RATIO_PAIRS order, only those some scenario has (w2: two scenarios)."""
+    present = {key for entry in ratios.values() for key in entry}
+    return [col for gw, other in RATIO_PAIRS for k in ("rps", "p50")
+            if (col := f"{gw}/{other} {k}") in present]
 
 
 def console_table(result: Mapping[str, Any]) -> str:
@@ -306,7 +319,7 @@ def console_table(result: Mapping[str, Any]) -> str:
     lines.append("\ntargets:")
     for t in result["targets"]:
         met = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
-        lines.append(f"  {t['system']:<14}{t['target']:<40}{t['limit']:>8}  "
+        lines.append(f"  {t['system']:<14}{t['target']:<44}{t['limit']:>8}  "
                      f"{_f(t['measured'], 3):>8}  {met}")
     return "\n".join(lines)
 
@@ -328,18 +341,34 @@ def chart(result: Mapping[str, Any], path: Path) -> str | None:
             groups.append((f"{sc['name']}\ntotal", sc["name"], ""))
         else:
             groups.append((sc["name"], sc["name"], ""))
-    colors = {"direct": "#888888", "aegis-full": "#1f6feb", "aegis-minimal": "#6cb6ff",
-              "litellm": "#d1242f", "any-llm": "#bf8700"}
+    colors = {"direct": "#888888", "aegis-full": "#1f6feb", "aegis-full-w2": "#0a3069",
+              "aegis-minimal": "#6cb6ff", "litellm": "#d1242f", "any-llm": "#bf8700"}
+    scen = [sc["name"] for sc in result["scenarios"]]
+
+    def row(scenario: str, system: str) -> Mapping[str, Any]:
+        return result["summary"].get(scenario, {}).get(system) or {}
+
+    def offsets(keys: Sequence[tuple[str, str]]) -> tuple[dict[tuple[int, str], float], float]:
+        """Bar x per (group, system) for systems with a value there, centred per group.
+
+        A system measured in some scenarios only (aegis-full-w2) leaves no gap elsewhere.
+        """
+        present = [[name for name in systems if row(scenario, name).get(key) is not None]
+                   for scenario, key in keys]
+        width = 0.8 / max([1, *(len(names) for names in present)])
+        return {(g, name): g + (i - (len(names) - 1) / 2) * width
+                for g, names in enumerate(present) for i, name in enumerate(names)}, width
+
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(13, 8.5))
-    width = 0.8 / max(1, len(systems))
-    for i, system in enumerate(systems):
+    xpos, width = offsets([(scenario, prefix + "p50_ms") for _, scenario, prefix in groups])
+    for system in systems:
         xs, p50s, errs = [], [], []
         for g, (_, scenario, prefix) in enumerate(groups):
-            row = result["summary"].get(scenario, {}).get(system)
-            if not row or row.get(prefix + "p50_ms") is None:
+            if (g, system) not in xpos:
                 continue
-            p50, p99 = row[prefix + "p50_ms"], row.get(prefix + "p99_ms") or row[prefix + "p50_ms"]
-            xs.append(g + (i - (len(systems) - 1) / 2) * width)
+            r = row(scenario, system)
+            p50, p99 = r[prefix + "p50_ms"], r.get(prefix + "p99_ms") or r[prefix + "p50_ms"]
+            xs.append(xpos[(g, system)])
             p50s.append(max(p50, 1e-3))
             errs.append(max(0.0, p99 - p50))
         ax1.bar(xs, p50s, width, yerr=[[0] * len(errs), errs], capsize=2, label=system,
@@ -349,15 +378,12 @@ def chart(result: Mapping[str, Any], path: Path) -> str | None:
     ax1.set_xticks(range(len(groups)), [g[0] for g in groups], fontsize=8)
     ax1.legend(fontsize=8, ncol=len(systems))
     ax1.grid(axis="y", alpha=0.3)
-    scen = [sc["name"] for sc in result["scenarios"]]
-    for i, system in enumerate(systems):
-        xs, vals = [], []
-        for g, name in enumerate(scen):
-            row = result["summary"].get(name, {}).get(system)
-            if row and row.get("rps"):
-                xs.append(g + (i - (len(systems) - 1) / 2) * width)
-                vals.append(row["rps"])
-        ax2.bar(xs, vals, width, label=system, color=colors.get(system))
+    xpos, width = offsets([(name, "rps") for name in scen])
+    for system in systems:
+        placed = [(xpos[(g, system)], row(name, system)["rps"]) for g, name in enumerate(scen)
+                  if (g, system) in xpos and row(name, system)["rps"]]
+        ax2.bar([x for x, _ in placed], [v for _, v in placed], width, label=system,
+                color=colors.get(system))
     ax2.set_yscale("log")
     ax2.set_ylabel("requests/s")
     ax2.set_xticks(range(len(scen)), scen, fontsize=8)

@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick          # ~2 min, same scenarios, shorter rounds
     .venv/bin/python bench/run.py --scenario chat-c1 --scenario stream-c1
     .venv/bin/python bench/run.py --systems direct,aegis-full
+    .venv/bin/python bench/run.py --systems aegis-full,aegis-full-w2 --scenario chat-c32
     .venv/bin/python bench/run.py --profile        # py-spy profile of Aegis -> results/profile.txt
 
 Everything runs on 127.0.0.1: the mock upstream, each system under test, and the
@@ -37,7 +38,8 @@ import systems as sysmod
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RUN_DIR = HERE / ".run"
-ALL_SYSTEMS = ("direct", "aegis-full", "aegis-minimal", "litellm")
+ALL_SYSTEMS = ("direct", "aegis-full", "aegis-full-w2", "aegis-minimal", "litellm")
+WORKERS = {"aegis-full-w2": 2}  # systems with several workers (others: 1)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ class Scenario:
     duration_s: float = 5.0
     quick_duration_s: float = 1.0
     warmup_s: float = 1.0
+    # also measure systems with several workers: only where throughput is the question
+    multi_worker: bool = False
+
+    def includes(self, system: sysmod.System) -> bool:
+        """Whether ``system`` is measured here (multi-worker ones only where enabled)."""
+        return system.workers <= 1 or self.multi_worker
 
     def plan(self, quick: bool, rounds: int | None, duration: float | None) -> tuple[int, float]:
         r = rounds or self.rounds
@@ -63,9 +71,10 @@ class Scenario:
 
 SCENARIOS = (
     Scenario("chat-c1", "non-streaming, concurrency 1", 1, rounds=3, duration_s=4),
-    Scenario("chat-c32", "non-streaming, concurrency 32", 32),
+    Scenario("chat-c32", "non-streaming, concurrency 32", 32, multi_worker=True),
     # slow systems answer a burst of 128 in seconds: quick rounds must be long enough
-    Scenario("chat-c128", "non-streaming, concurrency 128", 128, quick_duration_s=3),
+    Scenario("chat-c128", "non-streaming, concurrency 128", 128, quick_duration_s=3,
+             multi_worker=True),
     Scenario("stream-c1", "streaming (50 chunks), concurrency 1", 1, stream=True, duration_s=4),
     Scenario("stream-c32", "streaming (50 chunks), concurrency 32", 32, stream=True,
              quick_duration_s=2),
@@ -227,19 +236,22 @@ class Bench:
                  bodies: dict[tuple[str, str], Path]) -> None:
         rounds, duration = sc.plan(self.args.quick, self.args.rounds, self.args.duration)
         kind = "stream" if sc.stream else sc.body
+        skipped = [s.name for s in active if not sc.includes(s)]
+        measured = [s for s in active if sc.includes(s)]  # the rest: no warm-up, no rows
         limit = self.args.scenario_limit or (
-            rounds * len(active) * (duration + 30) + len(active) * (sc.warmup_s + 30))
+            rounds * len(measured) * (duration + 30) + len(measured) * (sc.warmup_s + 30))
         waited, quiet = self.wait_quiet(active, mock) if self.args.wait_quiet else (0.0, None)
         started = time.monotonic()
         print(f"\n== {sc.name}: {sc.title} — {rounds} rounds x {duration:g} s x "
-              f"{len(active)} systems", flush=True)
+              f"{len(measured)} systems"
+              + (f" (not here: {', '.join(skipped)})" if skipped else ""), flush=True)
         done = 0
         note = ""
         other_cpu = 0.0
         wall = 0.0
         for r in range(rounds):
-            shift = r % max(1, len(active))
-            order = active[shift:] + active[:shift]
+            shift = r % max(1, len(measured))
+            order = measured[shift:] + measured[:shift]
             for system in order:
                 if not system.ok:
                     continue
@@ -273,7 +285,7 @@ class Bench:
         self.scenarios_done.append({
             "name": sc.name, "title": sc.title, "concurrency": sc.concurrency,
             "stream": sc.stream, "body": sc.body, "rounds": rounds, "rounds_done": done,
-            "duration_s": duration, "note": note,
+            "duration_s": duration, "note": note, "skipped": skipped,
             "other_cpu_pct": 100 * other_cpu / (wall * cores) if wall else 0.0,
             "waited_for_quiet_s": round(waited, 1), "other_cpu_pct_before": quiet,
         })
@@ -320,6 +332,11 @@ def start_systems(names: list[str], mock: sysmod.Mock, install: bool, run_dir: P
             system = sysmod.aegis(name, "aegis-full.yaml", "auto", mock, run_dir,
                                   "routing (model=auto, shipped catalog), privacy scan, "
                                   "budgets + SQLite ledger, metrics")
+        elif name == "aegis-full-w2":
+            system = sysmod.aegis(name, "aegis-full.yaml", "auto", mock, run_dir,
+                                  "aegis-full under `aegis serve --workers 2` (budgets "
+                                  "leased from the shared SQLite file); chat-c32, chat-c128",
+                                  workers=WORKERS[name])
         elif name == "aegis-minimal":
             system = sysmod.aegis(name, "aegis-minimal.yaml", "gpt-4o-mini", mock, run_dir,
                                   "one provider, one pinned model")
@@ -382,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     complete = not args.quick and not args.scenario and args.rounds is None \
         and args.duration is None and names == list(ALL_SYSTEMS)
     stem = args.name or ("latest" if complete else "quick" if args.quick else "partial")
+    idle = [n for n in names if WORKERS.get(n, 1) > 1
+            and not any(sc.multi_worker for sc in scenarios)]
+    names = [n for n in names if n not in idle]  # no scenario would measure them
 
     started = time.monotonic()
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -395,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: {meta_machine['cpu']}, {meta_machine['cores']} cores, "
           f"load {meta_machine['loadavg_start']}; non-streaming load generator: "
           f"{bench.loadgen}", flush=True)
+    if idle:
+        bench.notes.append(f"not started: {', '.join(idle)} (multi-worker systems run only "
+                           f"in {', '.join(sc.name for sc in SCENARIOS if sc.multi_worker)})")
     for note in bench.notes:
         print(f"bench: {note}", flush=True)
 

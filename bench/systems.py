@@ -4,6 +4,8 @@
 - ``aegis-full``: ``aegis serve`` with bench/configs/aegis-full.yaml (routing over the
   shipped catalog with ``model: auto``, privacy scan, budgets + SQLite ledger, metrics).
   Config sections this build of Aegis rejects are dropped, and the report says so.
+- ``aegis-full-w2``: the same config under ``aegis serve --workers 2`` (two uvicorn
+  worker processes leasing budget headroom from the SQLite file, this system's own copy).
 - ``aegis-minimal``: bench/configs/aegis-minimal.yaml (one provider, one model).
 - ``litellm``: the LiteLLM proxy, pinned, installed by the benchmark into
   bench/.litellm-venv (never a project dependency); 1 process, no database.
@@ -94,7 +96,11 @@ def tree_pids(root: int) -> list[int]:
 
 
 class ProcTree:
-    """CPU seconds and RSS of a process and its descendants (children list cached)."""
+    """CPU seconds and RSS of a process and its descendants (children list cached).
+
+    Descendants cover ``--workers N``: uvicorn's supervisor spawns the workers (and
+    multiprocessing's resource tracker) as its children, so they are summed too.
+    """
 
     def __init__(self, root: int) -> None:
         self.root = root
@@ -214,6 +220,7 @@ class System:
     name: str
     description: str
     model: str = "gpt-4o-mini"  # what the client asks for
+    workers: int = 1  # server processes answering requests (> 1: only some scenarios)
     port: int = 0
     status: str = "pending"  # ok | failed | skipped
     reason: str = ""
@@ -262,7 +269,8 @@ class System:
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "status": self.status,
                 "reason": self.reason, "version": self.version, "model": self.model,
-                "startup_s": self.started_s, "features": self.features, "notes": self.notes}
+                "workers": self.workers, "startup_s": self.started_s,
+                "features": self.features, "notes": self.notes}
 
 
 def _launch(system: System, cmd: list[str], env: dict[str, str], run_dir: Path,
@@ -380,11 +388,14 @@ def _validate_aegis(path: Path, env: dict[str, str]) -> str | None:
 
 
 def aegis(name: str, config: str, model: str, mock: Mock, run_dir: Path,
-          description: str) -> System:
-    system = System(name, description, model=model)
+          description: str, workers: int = 1) -> System:
+    """``aegis serve`` with ``configs/<config>``; ``workers > 1`` adds ``--workers N``."""
+    system = System(name, description, model=model, workers=workers)
     system.port = free_port()
     system.log_path = run_dir / f"{name}.log"
     env = _env(BENCH_UPSTREAM=mock.base_url, BENCH_RUN_DIR=str(run_dir))
+    if workers > 1:  # the workers' metric files, in the scratch dir (wiped) not /tmp
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(run_dir / f"{name}-prometheus")
     try:
         import importlib.metadata
 
@@ -397,11 +408,40 @@ def aegis(name: str, config: str, model: str, mock: Mock, run_dir: Path,
         system.fail(f"config: {exc}")
         return system
     system.notes.extend(notes)
+    own = _own_ledger(cfg, name)
+    if own:
+        system.notes.append(own)
     aegis_bin = VENV_BIN / "aegis"
     cmd = [str(aegis_bin), "serve", "--config", str(cfg), "--port", str(system.port)]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
     if not aegis_bin.exists():
         cmd = [sys.executable, "-m", "aegis.cli", *cmd[1:]]
-    return _launch(system, cmd, env, run_dir, "/health/live", 60)
+    _launch(system, cmd, env, run_dir, "/health/live", 60)
+    if workers > 1 and system.tree is not None:
+        system.notes.append(f"--workers {workers}: {len(system.tree.pids)} processes in the "
+                            "tree (supervisor, workers, multiprocessing resource tracker); "
+                            "RSS and CPU are summed over all of them")
+    return system
+
+
+def _own_ledger(cfg: Path, name: str) -> str | None:
+    """Give this system its own SQLite file under the run dir; a note if that changed it.
+
+    Two systems on one config (aegis-full, aegis-full-w2) would otherwise share one
+    ledger and budget state, and each's ledger check would count the other's rows.
+    """
+    data = yaml.safe_load(cfg.read_text()) or {}
+    storage = data.get("storage")
+    prefix = "sqlite:///${BENCH_RUN_DIR}/"
+    if not isinstance(storage, dict) or not str(storage.get("url", "")).startswith(prefix):
+        return None
+    url = f"{prefix}{name}.db"
+    if storage["url"] == url:
+        return None
+    old, storage["url"] = storage["url"], url
+    cfg.write_text(yaml.safe_dump(data, sort_keys=False))
+    return f"storage.url {url} (own file instead of {old.removeprefix(prefix)})"
 
 
 def aegis_features(system: System, run_dir: Path) -> None:
