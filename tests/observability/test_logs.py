@@ -252,3 +252,11 @@ def test_request_line_takes_the_logging_path_when_anything_else_listens(
     handler.flush()
     assert other.getvalue() == "request ci-bot\n"  # the added handler saw the record
     assert json.loads(stream.getvalue())["event"] == "request"
+
+
+def test_reconfiguring_writes_what_the_old_handler_held(restore_root: None) -> None:
+    first = io.StringIO()
+    configure_logging("json", "INFO", stream=first, flush_interval_s=60)
+    logging.getLogger("aegis.test.batched").info("held")
+    configure_logging("json", "INFO", stream=io.StringIO(), flush_interval_s=60)
+    assert json.loads(first.getvalue())["message"] == "held"

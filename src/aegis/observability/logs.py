@@ -291,8 +291,9 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
             try:
                 self.stream.write("".join(lines))
                 self.stream.flush()
-            except Exception:
-                logging.raiseExceptions and sys.stderr.write("aegis: a log write failed\n")
+            except Exception:  # a closed or broken stream: these lines are gone
+                if logging.raiseExceptions:
+                    sys.stderr.write(f"aegis: writing {len(lines)} log lines failed\n")
 
     def _flush_loop(self) -> None:
         while True:
@@ -329,6 +330,7 @@ def configure_logging(
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
         root.removeHandler(old)
+        old.flush()  # a batching handler may still hold lines
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
     return handler
