@@ -140,17 +140,68 @@ class BudgetBackend(ABC):
         """Release resources."""
 
 
+class OpenReservations:
+    """One process's granted reservations, until settled, released or expired.
+
+    Shared by the backends that hold reservations in memory (``InMemory``, and
+    ``leases`` in front of the shared store); ``give_back(keys, amount)`` returns an
+    expired one's amount to whatever holds it. Call every method under the backend's lock.
+    """
+
+    __slots__ = ("expired", "next_sweep", "open", "sweep_interval")
+
+    def __init__(self, sweep_interval_s: float) -> None:
+        self.open: dict[str, tuple[Sequence[StateKey], int, float]] = {}
+        self.expired: dict[str, float] = {}  # token -> when it expired
+        self.sweep_interval = sweep_interval_s
+        self.next_sweep = 0.0
+
+    def add(self, token: str, keys: Sequence[StateKey], amount: int, expires_at: float) -> None:
+        self.open[token] = (keys, amount, expires_at)
+
+    def settling(self, token: str) -> int | None:
+        """The amount a settlement returns (0 when it expired or there was none); None
+        when the token is unknown (already settled or released: nothing to do)."""
+        if not token:
+            return 0
+        held = self.open.pop(token, None)
+        if held is not None:
+            return held[1]
+        return 0 if self.expired.pop(token, None) is not None else None
+
+    def release(self, token: str, give_back: Callable[[Sequence[StateKey], int], None]) -> None:
+        held = self.open.pop(token, None)
+        if held is None:
+            self.expired.pop(token, None)
+        else:
+            give_back(held[0], held[1])
+
+    def sweep(self, now: float, give_back: Callable[[Sequence[StateKey], int], None],
+              *, force: bool = False) -> int:
+        """Expire what is due (at most once per interval unless ``force``); how many."""
+        if not force and now < self.next_sweep:
+            return 0
+        self.next_sweep = now + self.sweep_interval
+        due = [t for t, (_, _, exp) in self.open.items() if exp <= now]
+        for token in due:
+            keys, amount, _ = self.open.pop(token)
+            give_back(keys, amount)
+            self.expired[token] = now
+        if self.expired:
+            horizon = now - EXPIRED_RETENTION_S
+            for token in [t for t, at in self.expired.items() if at < horizon]:
+                del self.expired[token]
+        return len(due)
+
+
 class InMemoryBudgetBackend(BudgetBackend):
     """One process: a lock and dicts (sub-microsecond critical sections)."""
 
     def __init__(self, store: LedgerStore | None = None, *, sweep_interval_s: float = 1.0):
         self._store = store
-        self._sweep_interval = sweep_interval_s
         self._lock = threading.Lock()
         self._state: dict[StateKey, list[int]] = {}  # key -> [spent, reserved]
-        self._open: dict[str, tuple[Sequence[StateKey], int, float]] = {}
-        self._expired: dict[str, float] = {}  # token -> expiry time
-        self._next_sweep = 0.0
+        self._held = OpenReservations(sweep_interval_s)
 
     def _restore(self, key: StateKey) -> int:
         return self._store.total_spend_nusd(*restore_query(key)) if self._store else 0
@@ -171,8 +222,7 @@ class InMemoryBudgetBackend(BudgetBackend):
                 amount: int, expires_at: float, now: float) -> tuple[Shortfall, ...]:
         cells = self._cells(keys)
         with self._lock:
-            if now >= self._next_sweep:
-                self._sweep(now)
+            self._held.sweep(now, self._give_back)
             short = tuple(
                 Shortfall(i, c[0], c[1])
                 for i, (c, limit) in enumerate(zip(cells, limits, strict=True))
@@ -182,51 +232,35 @@ class InMemoryBudgetBackend(BudgetBackend):
                 return short
             for c in cells:
                 c[1] += amount
-            self._open[token] = (keys, amount, expires_at)
+            self._held.add(token, keys, amount, expires_at)
             return ()
 
     def settle(self, token: str, keys: Sequence[StateKey], actual: int,
                now: float) -> tuple[Settled, ...]:
         cells = self._cells(keys)
         with self._lock:
-            held = self._open.pop(token, None) if token else None
-            if token and held is None and self._expired.pop(token, None) is None:
+            returned = self._held.settling(token)
+            if returned is None:
                 return ()
             out = []
             for c in cells:
                 before = c[0]
-                if held is not None:
-                    c[1] -= held[1]
+                c[1] -= returned
                 c[0] += actual
                 out.append(Settled(before, c[0]))
             return tuple(out)
 
     def release(self, token: str, now: float) -> None:
         with self._lock:
-            held = self._open.pop(token, None)
-            if held is None:
-                self._expired.pop(token, None)
-                return
-            for k in held[0]:
-                self._state[k][1] -= held[1]
+            self._held.release(token, self._give_back)
 
     def expire(self, now: float) -> int:
         with self._lock:
-            return self._sweep(now)
+            return self._held.sweep(now, self._give_back, force=True)
 
-    def _sweep(self, now: float) -> int:
-        self._next_sweep = now + self._sweep_interval
-        due = [t for t, (_, _, exp) in self._open.items() if exp <= now]
-        for token in due:
-            keys, amount, _ = self._open.pop(token)
-            for k in keys:
-                self._state[k][1] -= amount
-            self._expired[token] = now
-        if self._expired:
-            horizon = now - EXPIRED_RETENTION_S
-            for token in [t for t, at in self._expired.items() if at < horizon]:
-                del self._expired[token]
-        return len(due)
+    def _give_back(self, keys: Sequence[StateKey], amount: int) -> None:
+        for k in keys:
+            self._state[k][1] -= amount
 
     def state(self, keys: Sequence[StateKey]) -> list[tuple[int, int]]:
         cells = self._cells(keys)
@@ -479,6 +513,7 @@ __all__ = [
     "InMemoryBudgetBackend",
     "LeaseGrant",
     "LeaseRequest",
+    "OpenReservations",
     "Settled",
     "Shortfall",
     "SqliteBudgetBackend",

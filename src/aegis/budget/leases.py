@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from aegis.budget.backends import (
-    EXPIRED_RETENTION_S,
     BudgetBackend,
     LeaseGrant,
     LeaseRequest,
+    OpenReservations,
     Settled,
     Shortfall,
     SqliteBudgetBackend,
@@ -91,13 +91,10 @@ class LeasedBudgetBackend(BudgetBackend):
         self.sync_interval_s = sync_interval_s
         self.lease_ttl_s = lease_ttl_s
         self.clock = clock
-        self._sweep_interval = sweep_interval_s
-        self._next_sweep = 0.0
         self._lock = threading.Lock()  # the local state (event loop, budget thread, syncer)
         self._sync_lock = threading.Lock()  # one renewal at a time
         self._leases: dict[StateKey, _Lease] = {}
-        self._open: dict[str, tuple[Sequence[StateKey], int, float]] = {}
-        self._expired: dict[str, float] = {}
+        self._held = OpenReservations(sweep_interval_s)
         self._renewed: dict[StateKey, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sync_loop, name="aegis-budget-leases",
@@ -109,8 +106,7 @@ class LeasedBudgetBackend(BudgetBackend):
     def try_reserve(self, token: str, keys: Sequence[StateKey], limits: Sequence[int],
                     amount: int, expires_at: float, now: float) -> tuple[Shortfall, ...] | None:
         with self._lock:
-            if now >= self._next_sweep:
-                self._sweep(now)
+            self._held.sweep(now, self._give_back)
             leases = [self._leases.get(k) for k in keys]
             for lease, limit in zip(leases, limits, strict=True):
                 if lease is None or lease.limit != limit or lease.free < amount:
@@ -118,7 +114,7 @@ class LeasedBudgetBackend(BudgetBackend):
             for lease in leases:
                 lease.reserved += amount  # type: ignore[union-attr]
                 lease.used += amount  # type: ignore[union-attr]
-            self._open[token] = (keys, amount, expires_at)
+            self._held.add(token, keys, amount, expires_at)
             return ()
 
     def reserve(self, token: str, keys: Sequence[StateKey], limits: Sequence[int],
@@ -139,51 +135,35 @@ class LeasedBudgetBackend(BudgetBackend):
                     lease = self._leases[k]
                     lease.reserved += amount
                     lease.used += amount
-                self._open[token] = (keys, amount, expires_at)
+                self._held.add(token, keys, amount, expires_at)
                 return ()
 
     def settle(self, token: str, keys: Sequence[StateKey], actual: int,
                now: float) -> tuple[Settled, ...]:
         """Local: the spend reaches the shared total (and alerts) with the next renewal."""
         with self._lock:
-            held = self._open.pop(token, None) if token else None
-            if token and held is None and self._expired.pop(token, None) is None:
+            returned = self._held.settling(token)
+            if returned is None:
                 return ()
             for k in keys:
                 lease = self._leases.setdefault(k, _Lease())
-                if held is not None:
-                    lease.reserved -= held[1]
+                lease.reserved -= returned
                 lease.pending += actual
             return ()
 
     def release(self, token: str, now: float) -> None:
         with self._lock:
-            held = self._open.pop(token, None)
-            if held is None:
-                self._expired.pop(token, None)
-                return
-            for k in held[0]:
-                self._leases[k].reserved -= held[1]
+            self._held.release(token, self._give_back)
 
     def expire(self, now: float) -> int:
         with self._lock:
-            count = self._sweep(now)
+            count = self._held.sweep(now, self._give_back, force=True)
         return count + self.shared.expire(now)
 
-    def _sweep(self, now: float) -> int:
-        """Local reservations past their TTL go back to the lease (as in memory)."""
-        self._next_sweep = now + self._sweep_interval
-        due = [t for t, (_, _, exp) in self._open.items() if exp <= now]
-        for token in due:
-            keys, amount, _ = self._open.pop(token)
-            for k in keys:
-                self._leases[k].reserved -= amount
-            self._expired[token] = now
-        if self._expired:
-            horizon = now - EXPIRED_RETENTION_S
-            for token in [t for t, at in self._expired.items() if at < horizon]:
-                del self._expired[token]
-        return len(due)
+    def _give_back(self, keys: Sequence[StateKey], amount: int) -> None:
+        """A local reservation ended unused (released, or past its TTL): back to the lease."""
+        for k in keys:
+            self._leases[k].reserved -= amount
 
     # -- renewals (SQLite, off the event loop) -----------------------------------------
 
