@@ -103,6 +103,8 @@ class Prices:
 
     def for_prompt(self, prompt_tokens: int) -> Prices:
         """The rates that apply to a request with this many prompt tokens."""
+        if not self.tiers:  # most models: asked per candidate per request
+            return self
         chosen = self
         for tier in self.tiers:  # sorted by threshold
             if prompt_tokens > tier.above_tokens:

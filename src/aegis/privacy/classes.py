@@ -83,7 +83,6 @@ class DataClass(enum.Enum):
         return self.value
 
 
-
 # Kinds that are health information in themselves: together with any PII
 # finding anywhere in the same request they make the whole request PHI.
 HEALTH_KINDS: frozenset[str] = frozenset({"health", "medical_record", "icd10", "medical_license"})

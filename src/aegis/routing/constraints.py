@@ -60,7 +60,7 @@ def check(
                          f"{model.name} is not in the {limits.allow_list_source}'s allowed models")
     if health is not None and (down := health(cand)) is not None:
         return Exclusion(label, "unavailable", down)
-    for need in sorted(profile.needs) if profile.needs else ():
+    for need in sorted(profile.needs):
         if need == "embeddings":
             if model.kind != "embedding":
                 return Exclusion(label, "capability:embeddings", f"{model.name} is not an "

@@ -29,10 +29,6 @@ class LatencyStats(Recorder):
         self._seen: dict[tuple[str, str], _Estimate] = {}
 
     def expected_ms(self, provider: str, model: ModelInfo, output_tokens: int) -> float:
-        est = self._seen.get((provider, model.name))
-        if est is None:  # the catalog's priors (spelled out: the router asks per candidate)
-            prior = model.latency
-            return prior.ttft_ms + 1000.0 / max(prior.tokens_per_s, 0.1) * output_tokens
         ttft, per_token = self._current(provider, model)
         return ttft + per_token * output_tokens
 
@@ -43,11 +39,13 @@ class LatencyStats(Recorder):
                 "samples": est.samples if est else 0}
 
     def _current(self, provider: str, model: ModelInfo) -> tuple[float, float]:
-        prior_per_token = 1000.0 / max(model.latency.tokens_per_s, 0.1)
         est = self._seen.get((provider, model.name))
+        if est is not None and est.per_token_ms is not None:
+            return est.ttft_ms, est.per_token_ms
+        prior_per_token = 1000.0 / max(model.latency.tokens_per_s, 0.1)
         if est is None:
             return float(model.latency.ttft_ms), prior_per_token
-        return est.ttft_ms, prior_per_token if est.per_token_ms is None else est.per_token_ms
+        return est.ttft_ms, prior_per_token
 
     def observe(self, provider: str, model: str, *, ttft_ms: float | None, latency_ms: float,
                 output_tokens: int) -> None:

@@ -50,7 +50,7 @@ class Scored:
 
 def expected_cost(prices: Prices, prompt_tokens: int, output_tokens: int) -> float:
     """Expected (not worst-case) cost; ``rank`` passes at most 512 output tokens."""
-    p = prices.for_prompt(prompt_tokens) if prices.tiers else prices
+    p = prices.for_prompt(prompt_tokens)
     return (prompt_tokens * p.input + output_tokens * p.output) / 1_000_000
 
 
@@ -63,9 +63,8 @@ def rank(
 ) -> list[Scored]:
     floor = max(QUALITY_FLOOR[profile.quality_rank], COMPLEXITY_FLOOR[profile.complexity_rank])
     prompt, out_tokens = profile.prompt_tokens, min(profile.output_tokens, 512)
-    expected = latency.expected_ms
     rows = [Scored(c, expected_cost(c.model.prices, prompt, out_tokens),
-                   expected(c.provider.name, c.model, out_tokens), floor)
+                   latency.expected_ms(c.provider.name, c.model, out_tokens), floor)
             for c in candidates]
     if strategy == "ordered" or len(rows) < 2:
         for i, r in enumerate(rows):
@@ -79,8 +78,7 @@ def rank(
 
 def _norm(values: Sequence[float], *, log: bool = False) -> list[float]:
     """Min-max to [0, 1]; log scale for costs, which span orders of magnitude."""
-    log10 = math.log10
-    xs = [log10(v + 1e-9) for v in values] if log else list(values)
+    xs = [math.log10(v + 1e-9) for v in values] if log else list(values)
     lo, hi = min(xs), max(xs)
     if hi - lo < 1e-12:
         return [0.0 for _ in xs]
