@@ -111,11 +111,7 @@ class LeasedBudgetBackend(BudgetBackend):
             for lease, limit in zip(leases, limits, strict=True):
                 if lease is None or lease.limit != limit or lease.free < amount:
                     return None  # the lease must grow (or the limit changed): renew first
-            for lease in leases:
-                lease.reserved += amount  # type: ignore[union-attr]
-                lease.used += amount  # type: ignore[union-attr]
-            self._held.add(token, keys, amount, expires_at)
-            return ()
+            return self._grant(token, keys, amount, expires_at)
 
     def reserve(self, token: str, keys: Sequence[StateKey], limits: Sequence[int],
                 amount: int, expires_at: float, now: float) -> tuple[Shortfall, ...]:
@@ -131,12 +127,17 @@ class LeasedBudgetBackend(BudgetBackend):
                         short.append(Shortfall(i, g.settled.after_nusd, g.reserved))
                 if short:
                     return tuple(short)
-                for k in keys:
-                    lease = self._leases[k]
-                    lease.reserved += amount
-                    lease.used += amount
-                self._held.add(token, keys, amount, expires_at)
-                return ()
+                return self._grant(token, keys, amount, expires_at)
+
+    def _grant(self, token: str, keys: Sequence[StateKey], amount: int,
+               expires_at: float) -> tuple[Shortfall, ...]:
+        """Reserve against leases known to cover ``amount``; call with ``_lock`` held."""
+        for k in keys:
+            lease = self._leases[k]
+            lease.reserved += amount
+            lease.used += amount
+        self._held.add(token, keys, amount, expires_at)
+        return ()
 
     def settle(self, token: str, keys: Sequence[StateKey], actual: int,
                now: float) -> tuple[Settled, ...]:
