@@ -116,7 +116,7 @@ class Engine:
             settings.catalog, settings.providers, settings.routing,
             detector=_detector(settings.routing.detector),
             output_cap=settings.defaults.max_tokens, latency=self.latency,
-            health=self.resilience.breaker.health_check,
+            health=self.resilience.breaker,
         )
         self.recorders: list[Recorder] = [self.latency, *self.resilience.recorders,
                                           self.ledger, *recorders]

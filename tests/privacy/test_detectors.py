@@ -24,6 +24,7 @@ from aegis.privacy import (
     scan_messages,
     scan_request,
 )
+from aegis.privacy import messages as messages_module
 from aegis.privacy.checksums import (
     bsn_valid,
     card_number_valid,
@@ -421,6 +422,25 @@ def test_legacy_function_call_and_refusal() -> None:
 )
 def test_odd_shapes_do_not_crash(message: Any) -> None:
     assert isinstance(scan_messages([message]), Scan)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["Call 415-555-0132", "", " ", '{"phone": "4155550132"}', ' \n[{"ssn": "123-45-6789"}]',
+     "\u00a0{\"phone\": \"4155550132\"}", "[not json", "{} and text", None, 7,
+     [{"type": "text", "text": "SSN 123-45-6789"}]],
+)
+def test_plain_messages_scan_like_the_general_walk(content: Any) -> None:
+    """Plain ``{role, content}`` messages take a short path; it must find the same."""
+    messages = [{"role": "user", "content": content},
+                {"content": content, "role": "assistant"},
+                {"role": "user", "content": content, "name": "Dr Jane Roe"}]
+    walked = [(i, seg) for i, m in enumerate(messages) for seg in iter_message_texts(m)]
+    assert messages_module._message_segments(messages) == walked
+    detector = RegexDetector()
+    expected = [f for i, (loc, text, exact) in walked
+                for f in messages_module._located(detector, text, i, loc, exact)]
+    assert scan_messages(messages).findings == tuple(expected)
 
 
 def test_scan_request_covers_extras_and_response_format() -> None:

@@ -104,6 +104,10 @@ class Latency:
 
     ttft_ms: int
     tokens_per_s: float
+    per_token_ms: float = field(init=False, compare=False)  # read per candidate per request
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "per_token_ms", 1000.0 / max(self.tokens_per_s, 0.1))
 
 
 @dataclass(frozen=True, slots=True)

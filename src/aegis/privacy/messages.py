@@ -70,23 +70,40 @@ def scan_messages(
     if not exhaustive and declared is DataClass.PHI:
         return scan_result(findings, declared)
     tracker = None if exhaustive else _PhiTracker()
-    segments = (
-        (index, segment)
-        for index, message in enumerate(messages)
-        for segment in iter_message_texts(message)
-    )
     tool_segments = (
         (-1, segment)
         for index, tool in enumerate(tools or ())
         for segment in _walk(tool, f"tools[{index}]")
     )
-    for source in (segments, tool_segments):
+    for source in (_message_segments(messages), tool_segments):
         for index, (location, text, exact) in source:
             found = _located(detector, text, index, location, exact, exhaustive)
             findings.extend(found)
             if tracker is not None and tracker.reached(found):
                 return scan_result(findings, declared)
     return scan_result(findings, declared)
+
+
+def _message_segments(messages: Sequence[Mapping[str, Any]]) -> list[tuple[int, Segment]]:
+    """``iter_message_texts`` of every message, with its index.
+
+    Most messages are ``{"role", "content": "<text>"}``; those take a direct path
+    (the generator chain cost more than scanning a short prompt). Text that may
+    be JSON goes the general way, which normalises it.
+    """
+    out: list[tuple[int, Segment]] = []
+    for index, message in enumerate(messages):
+        if type(message) is dict and len(message) == 2 and "role" in message:
+            text = message.get("content")
+            if type(text) is str:
+                if not text:
+                    continue
+                head = text[0]  # ``_text`` parses what starts, after blanks, with { or [
+                if head != "{" and head != "[" and not head.isspace():
+                    out.append((index, ("content", text, True)))
+                    continue
+        out += [(index, segment) for segment in iter_message_texts(message)]
+    return out
 
 
 def scan_request(

@@ -310,8 +310,12 @@ class CircuitBreaker:
             self._emit(events)
 
     def health_check(self, cand: Candidate) -> str | None:
-        """``aegis.routing.constraints.HealthCheck``: pass as ``Router(health=...)``."""
+        """``aegis.routing.constraints.Health``: pass the breaker as ``Router(health=...)``."""
         return self.down_reason((cand.provider.name, cand.model.name))
+
+    def all_closed(self) -> bool:
+        """No circuit is open or half-open: the router need not ask per candidate."""
+        return not self._tripped
 
     def provider_state(self, provider: str) -> str:
         """``closed`` | ``degraded`` | ``open`` (see the module docstring)."""

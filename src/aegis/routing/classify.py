@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aegis.privacy.classes import DataClass
+from aegis.privacy.messages import scan_request
 from aegis.routing.decision import Profile, Task
 from aegis.tokens import estimate_prompt_tokens
 from aegis.types import ChatRequest
@@ -58,8 +59,6 @@ def profile(
     findings: tuple[str, ...] = ()
     data_class = declared
     if detector is not None and declared < DataClass.PHI:
-        from aegis.privacy import scan_request
-
         scan = scan_request(request, detector=detector)
         findings = tuple(sorted(scan.kinds))
         if scan.detected > declared:
@@ -118,17 +117,14 @@ def _user_text(messages: Sequence[Any]) -> str:
 class _Text:
     """The sampled user text, lowered and split into words once."""
 
-    __slots__ = ("lowered", "raw", "words")
+    __slots__ = ("has_code", "lowered", "raw", "words")
 
     def __init__(self, raw: str) -> None:
         self.raw = raw
         self.lowered = raw.lower()
         self.words = frozenset(_WORD.findall(self.lowered))
-
-    def has_code(self) -> bool:
-        if any(mark in self.raw for mark in _CODE_MARKS):
-            return True
-        return "select" in self.words and "from" in self.words
+        self.has_code = (any(mark in raw for mark in _CODE_MARKS)
+                         or ("select" in self.words and "from" in self.words))
 
     def count(self, words: frozenset[str], phrases: tuple[str, ...] = ()) -> int:
         return len(words & self.words) + sum(1 for p in phrases if p in self.lowered)
@@ -137,7 +133,7 @@ class _Text:
 def _task_type(text: _Text, kind: str) -> str:
     if kind == "embedding":
         return "embedding"
-    if text.has_code():
+    if text.has_code:
         return "code"
     if text.count(_EXTRACT, _EXTRACT_PHRASES):
         return "extraction"
@@ -152,7 +148,7 @@ def _complexity(text: _Text, prompt_tokens: int) -> str:
     score = 0
     score += min(3, prompt_tokens // 1500)  # long inputs
     score += min(2, text.count(_REASONING, _REASONING_PHRASES))
-    score += 1 if text.has_code() else 0
+    score += 1 if text.has_code else 0
     items = sum(1 for line in text.raw.splitlines() if _LIST_ITEM.match(line.lstrip()))
     score += min(2, (items + text.count(_CONSTRAINT, _CONSTRAINT_PHRASES)) // 3)
     if score >= 6:

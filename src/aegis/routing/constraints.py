@@ -2,14 +2,16 @@
 
 Each check returns the reason it excludes a candidate, or None. They run in a
 fixed order (airgap, privacy, allow-lists, health, capabilities, context) so the
-explanation names the most fundamental rule first. Nothing downstream -- fallback,
+explanation names the most fundamental rule first; ``Screen`` applies them to a
+pool. Nothing downstream -- fallback,
 retries, budget downgrades -- can add a candidate back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aegis.privacy.classes import DataClass
 from aegis.providers.base import Provider
@@ -35,44 +37,103 @@ class Limits:
     allow_list_source: str = "key"
 
 
-HealthCheck = Callable[[Candidate], str | None]  # reason the candidate is down, or None
+class Health(Protocol):
+    """What the router asks the resilience layer (``CircuitBreaker`` implements it)."""
+
+    def health_check(self, cand: Candidate) -> str | None:
+        """Why ``cand`` cannot take a request now, or None."""
+
+    def all_closed(self) -> bool:
+        """True when no candidate is down, so none needs asking."""
 
 
-def check(
-    cand: Candidate,
-    profile: Profile,
-    policy: RoutingPolicy,
-    limits: Limits,
-    health: HealthCheck | None = None,
-) -> Exclusion | None:
-    provider, model = cand.provider, cand.model
-    label = cand.label
+def policy_exclusion(cand: Candidate, dc: DataClass, policy: RoutingPolicy,
+                     limits: Limits) -> Exclusion | None:
+    """Airgap, privacy and allow-lists: fixed for a given data class and caller."""
+    provider, label = cand.provider, cand.label
     if policy.airgap and provider.locality != "local":
         return Exclusion(label, "airgap",
                          f"airgap mode: only local providers may serve; {provider.name} is cloud")
-    dc = profile.data_class
     if dc in policy.sensitive and not trusted(provider, dc):
         return Exclusion(label, "privacy",
                          f"data_class={dc} may only be served by local providers (or providers "
                          f"trusted for {dc}); {provider.name} is {provider.locality}")
-    if limits.allowed_models is not None and model.name not in limits.allowed_models:
+    name = cand.model.name
+    if limits.allowed_models is not None and name not in limits.allowed_models:
         return Exclusion(label, f"allow_list:{limits.allow_list_source}",
-                         f"{model.name} is not in the {limits.allow_list_source}'s allowed models")
-    if health is not None and (down := health(cand)) is not None:
-        return Exclusion(label, "unavailable", down)
-    for need in sorted(profile.needs):
+                         f"{name} is not in the {limits.allow_list_source}'s allowed models")
+    return None
+
+
+def _down(cand: Candidate, health: Health | None) -> Exclusion | None:
+    if health is not None and (down := health.health_check(cand)) is not None:
+        return Exclusion(cand.label, "unavailable", down)
+    return None
+
+
+def capability_exclusion(cand: Candidate, needs: tuple[str, ...]) -> Exclusion | None:
+    """``needs`` sorted, so the reason named is the same whatever the request's order."""
+    model = cand.model
+    for need in needs:
         if need == "embeddings":
             if model.kind != "embedding":
-                return Exclusion(label, "capability:embeddings", f"{model.name} is not an "
-                                 "embedding model")
+                return Exclusion(cand.label, "capability:embeddings",
+                                 f"{model.name} is not an embedding model")
             continue
         if need not in model.capabilities:
-            return Exclusion(label, f"capability:{need}",
+            return Exclusion(cand.label, f"capability:{need}",
                              f"{model.name} does not support {_NEED_LABEL.get(need, need)}")
+    return None
+
+
+def context_exclusion(cand: Candidate, profile: Profile) -> Exclusion | None:
+    model = cand.model
     if model.kind == "chat":
         needed = profile.prompt_tokens + profile.output_tokens
         if needed > model.context_window:
-            return Exclusion(label, "context_window",
+            return Exclusion(cand.label, "context_window",
                              f"~{profile.prompt_tokens} prompt + {profile.output_tokens} output "
                              f"tokens exceed {model.name}'s {model.context_window}-token window")
     return None
+
+
+class Screen:
+    """The constraints over one pool, with what cannot change between requests done once.
+
+    Policy and capability exclusions depend only on the pool, the data class, the
+    needs and the caller's allow-list, so a router keeps one screen per such key;
+    a request then adds the two checks that move: health and the context window.
+    When nothing static excludes anyone, no circuit is open and the prompt fits
+    the smallest window, the answer is the whole pool without a loop.
+    """
+
+    __slots__ = ("_clear", "_min_context", "_rows")
+
+    def __init__(self, pool: Sequence[Candidate], dc: DataClass, needs: frozenset[str],
+                 policy: RoutingPolicy, limits: Limits) -> None:
+        ordered = tuple(sorted(needs))
+        self._rows = tuple((c, policy_exclusion(c, dc, policy, limits),
+                            capability_exclusion(c, ordered)) for c in pool)
+        clean = all(static is None and cap is None for _, static, cap in self._rows)
+        self._clear = tuple(pool) if clean else None
+        self._min_context = min((c.model.context_window for c in pool if c.model.kind == "chat"),
+                                default=None)
+
+    def apply(self, profile: Profile,
+              health: Health | None) -> tuple[list[Candidate], list[Exclusion]]:
+        """(eligible, excluded), in pool order; each exclusion names the first rule failed."""
+        if (self._clear is not None
+                and (self._min_context is None
+                     or profile.prompt_tokens + profile.output_tokens <= self._min_context)
+                and (health is None or health.all_closed())):
+            return list(self._clear), []
+        eligible: list[Candidate] = []
+        excluded: list[Exclusion] = []
+        for cand, static, capability in self._rows:
+            why = (static or _down(cand, health) or capability
+                   or context_exclusion(cand, profile))
+            if why is None:
+                eligible.append(cand)
+            else:
+                excluded.append(why)
+        return eligible, excluded

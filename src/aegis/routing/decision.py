@@ -45,9 +45,11 @@ class Candidate:
     model: ModelInfo
     provider: Provider
     label: str = field(init=False, compare=False)  # "provider/model", read on every route
+    key: tuple[str, str] = field(init=False, compare=False)  # (provider, model) for lookups
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label", f"{self.provider.name}/{self.model.name}")
+        object.__setattr__(self, "key", (self.provider.name, self.model.name))
 
     @property
     def upstream_model(self) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aegis.catalog import ModelInfo
     from aegis.routing.decision import Exclusion
-    from aegis.routing.strategies import Scored
+    from aegis.routing.strategies import Ranked
 
 
 class Explanation(Mapping[str, Any]):
@@ -23,7 +23,7 @@ class Explanation(Mapping[str, Any]):
     def __init__(self, head: dict[str, Any]) -> None:
         self._head = head
         self.rules_tried: list[dict[str, Any]] = []
-        self._ranked: Sequence[Scored] = ()
+        self._ranked: Ranked | None = None
         self._cache: dict[str, Any] | None = None
         self._route: str | None = None
         self._strategy: str | None = None
@@ -33,12 +33,12 @@ class Explanation(Mapping[str, Any]):
         self._refused: dict[str, str] | None = None
 
     @property
-    def ranked(self) -> Sequence[Scored]:
+    def ranked(self) -> Ranked | None:
         return self._ranked
 
     @ranked.setter
-    def ranked(self, rows: Sequence[Scored]) -> None:
-        self._ranked, self._cache = rows, None
+    def ranked(self, ranking: Ranked) -> None:
+        self._ranked, self._cache = ranking, None
 
     def decided(self, route: str, strategy: str, reason: str, pool: Sequence[ModelInfo],
                 excluded: Sequence[Exclusion]) -> None:
@@ -66,9 +66,9 @@ class Explanation(Mapping[str, Any]):
                           for e in self._excluded])
         if self._refused is not None:
             out["refused"] = dict(self._refused)
-        if self._ranked:
-            out["ranked"] = [r.explain() for r in self._ranked]
-            out["chosen"] = self._ranked[0].candidate.label
+        if self._ranked is not None and self._ranked.candidates:
+            out["ranked"] = [r.explain() for r in self._ranked.rows()]
+            out["chosen"] = self._ranked.candidates[0].label
             out["reason"] = self._reason
         return out
 

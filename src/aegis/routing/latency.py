@@ -8,10 +8,14 @@ successful attempt the engine records moves the estimate. The ``latency`` and
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from aegis.catalog import ModelInfo
 from aegis.records import Attempt, Recorder
+
+if TYPE_CHECKING:
+    from aegis.routing.decision import Candidate
 
 ALPHA = 0.2  # weight of the newest sample
 
@@ -28,24 +32,22 @@ class LatencyStats(Recorder):
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, str], _Estimate] = {}
 
-    def expected_ms(self, provider: str, model: ModelInfo, output_tokens: int) -> float:
-        ttft, per_token = self._current(provider, model)
-        return ttft + per_token * output_tokens
-
-    def snapshot(self, provider: str, model: ModelInfo) -> dict[str, float]:
-        ttft, per_token = self._current(provider, model)
-        est = self._seen.get((provider, model.name))
-        return {"ttft_ms": round(ttft, 1), "per_token_ms": round(per_token, 3),
-                "samples": est.samples if est else 0}
-
-    def _current(self, provider: str, model: ModelInfo) -> tuple[float, float]:
-        est = self._seen.get((provider, model.name))
-        if est is not None and est.per_token_ms is not None:
-            return est.ttft_ms, est.per_token_ms
-        prior_per_token = 1000.0 / max(model.latency.tokens_per_s, 0.1)
-        if est is None:
-            return float(model.latency.ttft_ms), prior_per_token
-        return est.ttft_ms, prior_per_token
+    def expected_all(self, candidates: Sequence[Candidate], output_tokens: int) -> list[float]:
+        """Expected latency (ms) of each candidate for ``output_tokens`` tokens: observed,
+        or the catalog's priors for what has not been seen (time per token until a
+        stream showed the decode speed)."""
+        seen = self._seen
+        out: list[float] = []
+        for c in candidates:
+            est = seen.get(c.key)
+            prior = c.model.latency
+            if est is None:
+                out.append(prior.ttft_ms + prior.per_token_ms * output_tokens)
+            else:
+                per_token = est.per_token_ms
+                out.append(est.ttft_ms + (prior.per_token_ms if per_token is None
+                                          else per_token) * output_tokens)
+        return out
 
     def observe(self, provider: str, model: str, *, ttft_ms: float | None, latency_ms: float,
                 output_tokens: int) -> None:
@@ -73,3 +75,4 @@ class LatencyStats(Recorder):
             self.observe(attempt.provider, attempt.model, ttft_ms=attempt.ttft_ms,
                          latency_ms=attempt.latency_ms,
                          output_tokens=attempt.usage.completion_tokens)
+

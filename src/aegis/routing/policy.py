@@ -15,8 +15,9 @@ list replaces the default rule list as a whole (order matters).
 
 from __future__ import annotations
 
+import operator
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,6 +241,12 @@ def _condition(key: str, raw: Any) -> Condition:
     return Condition(key, "==", raw)
 
 
+_COMPARE: Mapping[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, "!=": operator.ne, ">=": operator.ge, ">": operator.gt,
+    "<=": operator.le, "<": operator.lt,
+}
+
+
 def holds(cond: Condition, value: Any) -> bool:
     """Evaluate one condition against a profile value; ordered fields compare by rank."""
     if value is None:
@@ -253,7 +260,4 @@ def holds(cond: Condition, value: Any) -> bool:
         return str(cond.value) in value
     else:
         left, right = value, cond.value
-    return {
-        "==": left == right, "!=": left != right, ">=": left >= right, ">": left > right,
-        "<=": left <= right, "<": left < right,
-    }[cond.op]
+    return bool(_COMPARE[cond.op](left, right))

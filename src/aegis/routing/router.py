@@ -24,7 +24,7 @@ from aegis.catalog import Catalog, ModelInfo
 from aegis.privacy.classes import DataClass
 from aegis.providers.base import Provider
 from aegis.routing import classify
-from aegis.routing.constraints import HealthCheck, Limits, check
+from aegis.routing.constraints import Health, Limits, Screen
 from aegis.routing.decision import Candidate, Decision, Exclusion, Profile, Task
 from aegis.routing.explain import Explanation
 from aegis.routing.latency import LatencyStats
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 AUTO = "auto"
 _POLICY_RULES = ("privacy", "airgap", "allow_list")
+_MAX_SCREENS = 4096
 
 
 class Router:
@@ -49,7 +50,7 @@ class Router:
         detector: Detector | None,
         output_cap: int = 1024,
         latency: LatencyStats | None = None,
-        health: HealthCheck | None = None,
+        health: Health | None = None,
     ) -> None:
         self.catalog = catalog
         self.providers = providers
@@ -62,6 +63,10 @@ class Router:
         self._candidates = {(m.name, m.provider): Candidate(m, providers[m.provider])
                             for m in self._models}
         self._pools: dict[tuple[str | None, str], tuple[ModelInfo, ...]] = {}
+        self._pinned: dict[str, tuple[ModelInfo, ...]] = {}
+        # id(pool) keys: the pool is held in the value, so its id cannot be reused meanwhile
+        self._screens: dict[tuple[int, DataClass, frozenset[str], Limits],
+                            tuple[Sequence[ModelInfo], Screen]] = {}
 
     def profile(self, request: ChatRequest, task: Task, *, kind: str = "chat") -> Profile:
         return classify.profile(request, task, detector=self.detector,
@@ -83,7 +88,10 @@ class Router:
             if pinned.kind != kind:
                 raise errors.InvalidRequest(
                     f"model {name!r} is a {pinned.kind} model, not a {kind} model", param="model")
-            return self._finish("pinned", f"model={pinned.name}", "ordered", (pinned,),
+            pool = self._pinned.get(name)
+            if pool is None:
+                pool = self._pinned[name] = (pinned,)
+            return self._finish("pinned", f"model={pinned.name}", "ordered", pool,
                                 profile, limits, record)
         if name in self.policy.routes:
             route = self.policy.routes[name]
@@ -102,7 +110,7 @@ class Router:
                   "batch_size": profile.batch_size, "workspace": task.workspace,
                   "tags": task.tags}
         for rule in self.policy.rules:
-            if not all(holds(c, values.get(c.field)) for c in rule.when):
+            if rule.when and not all(holds(c, values.get(c.field)) for c in rule.when):
                 continue
             route = self.policy.routes[rule.route]
             pool = self._pool(route, kind)
@@ -166,16 +174,15 @@ class Router:
 
     def _filter(self, pool: Sequence[ModelInfo], profile: Profile,
                 limits: Limits) -> tuple[list[Candidate], list[Exclusion]]:
-        eligible: list[Candidate] = []
-        excluded: list[Exclusion] = []
-        for model in pool:
-            cand = self._candidates[model.name, model.provider]
-            why = check(cand, profile, self.policy, limits, self.health)
-            if why is None:
-                eligible.append(cand)
-            else:
-                excluded.append(why)
-        return eligible, excluded
+        key = (id(pool), profile.data_class, profile.needs, limits)
+        cached = self._screens.get(key)
+        if cached is None or cached[0] is not pool:
+            if len(self._screens) >= _MAX_SCREENS:  # callers' allow-lists are unbounded
+                self._screens.clear()
+            cached = self._screens[key] = (pool, Screen(
+                [self._candidates[m.name, m.provider] for m in pool], profile.data_class,
+                profile.needs, self.policy, limits))
+        return cached[1].apply(profile, self.health)
 
     @staticmethod
     def _reason(profile: Profile, target: str) -> str:
@@ -199,7 +206,7 @@ class Router:
             raise refusal
         ranked = rank(strategy, eligible, profile, self.policy.weights, self.latency)
         record.ranked = ranked
-        return Decision(tuple(r.candidate for r in ranked), route, reason, record, profile)
+        return Decision(ranked.candidates, route, reason, record, profile)
 
     def _refusal(self, route: str, pool: Sequence[ModelInfo], profile: Profile,
                  excluded: list[Exclusion]) -> errors.AegisError:

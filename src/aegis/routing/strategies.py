@@ -32,13 +32,13 @@ class Scored:
     __slots__ = ("below_floor", "candidate", "cost_usd", "latency_ms", "quality", "score")
 
     def __init__(self, candidate: Candidate, cost_usd: float, latency_ms: float,
-                 floor: float) -> None:
+                 floor: float, score: float) -> None:
         self.candidate = candidate
         self.cost_usd = cost_usd
         self.latency_ms = latency_ms
         self.quality = candidate.model.quality
         self.below_floor = self.quality < floor
-        self.score = 0.0  # higher is better, within one strategy
+        self.score = score  # higher is better, within one strategy
 
     def explain(self) -> dict[str, object]:
         return {"candidate": self.candidate.label, "score": round(self.score, 4),
@@ -48,10 +48,39 @@ class Scored:
                 "locality": self.candidate.provider.locality}
 
 
+class Ranked:
+    """A strategy's ordering of the eligible candidates.
+
+    Every request needs the order; only explanations read the per-candidate
+    figures, so ``Scored`` rows are made from the columns on first access.
+    """
+
+    __slots__ = ("_columns", "_floor", "_order", "_rows", "candidates")
+
+    def __init__(self, pool: Sequence[Candidate], order: Sequence[int], floor: float,
+                 columns: tuple[list[float], list[float], list[float]]) -> None:
+        self.candidates = tuple(pool[i] for i in order)
+        self._order = order
+        self._floor = floor
+        self._columns = columns  # cost_usd, latency_ms, score; in pool order
+        self._rows: list[Scored] | None = None
+
+    def rows(self) -> list[Scored]:
+        if self._rows is None:
+            costs, lats, scores = self._columns
+            self._rows = [Scored(c, costs[i], lats[i], self._floor, scores[i])
+                          for c, i in zip(self.candidates, self._order, strict=True)]
+        return self._rows
+
+
 def expected_cost(prices: Prices, prompt_tokens: int, output_tokens: int) -> float:
     """Expected (not worst-case) cost; ``rank`` passes at most 512 output tokens."""
     p = prices.for_prompt(prompt_tokens)
     return (prompt_tokens * p.input + output_tokens * p.output) / 1_000_000
+
+
+# A scorer: (candidates, expected costs, expected latencies, profile, weights) -> scores
+Scorer = Callable[[Sequence[Candidate], list[float], list[float], Profile, Weights], list[float]]
 
 
 def rank(
@@ -60,20 +89,22 @@ def rank(
     profile: Profile,
     weights: Weights,
     latency: LatencyStats,
-) -> list[Scored]:
+) -> Ranked:
     floor = max(QUALITY_FLOOR[profile.quality_rank], COMPLEXITY_FLOOR[profile.complexity_rank])
     prompt, out_tokens = profile.prompt_tokens, min(profile.output_tokens, 512)
-    rows = [Scored(c, expected_cost(c.model.prices, prompt, out_tokens),
-                   latency.expected_ms(c.provider.name, c.model, out_tokens), floor)
-            for c in candidates]
-    if strategy == "ordered" or len(rows) < 2:
-        for i, r in enumerate(rows):
-            r.score = -float(i)
-        return rows
-    _SCORERS.get(strategy, _balanced)(rows, profile, weights)
-    # floors first, then score; the sort is stable, so equal scores keep catalog order
-    rows.sort(key=lambda r: (r.below_floor, -r.score))
-    return rows
+    costs = [expected_cost(c.model.prices, prompt, out_tokens) for c in candidates]
+    lats = latency.expected_all(candidates, out_tokens)
+    n = len(candidates)
+    if strategy == "ordered" or n < 2:
+        return Ranked(candidates, range(n), floor, (costs, lats, [-float(i) for i in range(n)]))
+    scores = _SCORERS.get(strategy, _balanced)(candidates, costs, lats, profile, weights)
+    # floors first, then score; the sort is stable (reverse=True too), so equal scores
+    # keep catalog order
+    by_score = sorted(range(n), key=scores.__getitem__, reverse=True)
+    below = [i for i in by_score if candidates[i].model.quality < floor]
+    if below:
+        by_score = [i for i in by_score if candidates[i].model.quality >= floor] + below
+    return Ranked(candidates, by_score, floor, (costs, lats, scores))
 
 
 def _norm(values: Sequence[float], *, log: bool = False) -> list[float]:
@@ -82,42 +113,45 @@ def _norm(values: Sequence[float], *, log: bool = False) -> list[float]:
     lo, hi = min(xs), max(xs)
     if hi - lo < 1e-12:
         return [0.0 for _ in xs]
-    return [(x - lo) / (hi - lo) for x in xs]
+    span = hi - lo
+    return [(x - lo) / span for x in xs]
 
 
-def _balanced(rows: list[Scored], profile: Profile, weights: Weights) -> None:
-    cost = _norm([r.cost_usd for r in rows], log=True)
-    lat = _norm([r.latency_ms for r in rows], log=True)
+def _balanced(cands: Sequence[Candidate], costs: list[float], lats: list[float],
+              profile: Profile, weights: Weights) -> list[float]:
+    cost = _norm(costs, log=True)
+    lat = _norm(lats, log=True)
     wq = weights.quality * QUALITY_EMPHASIS[max(profile.quality_rank,
                                                 profile.complexity_rank)]
-    total = wq + weights.cost + weights.latency or 1.0
-    for r, c, la in zip(rows, cost, lat, strict=True):
-        r.score = (wq * r.quality + weights.cost * (1 - c) + weights.latency * (1 - la)) / total
+    wc, wl = weights.cost, weights.latency
+    total = wq + wc + wl or 1.0
+    return [(wq * cand.model.quality + wc * (1 - c) + wl * (1 - la)) / total
+            for cand, c, la in zip(cands, cost, lat, strict=True)]
 
 
-def _cost(rows: list[Scored], profile: Profile, weights: Weights) -> None:
-    for r in rows:
-        r.score = -r.cost_usd + r.quality * 1e-12
+def _cost(cands: Sequence[Candidate], costs: list[float], lats: list[float],
+          profile: Profile, weights: Weights) -> list[float]:
+    return [-cost + cand.model.quality * 1e-12 for cand, cost in zip(cands, costs, strict=True)]
 
 
-def _latency(rows: list[Scored], profile: Profile, weights: Weights) -> None:
-    for r in rows:
-        r.score = -r.latency_ms
+def _latency(cands: Sequence[Candidate], costs: list[float], lats: list[float],
+             profile: Profile, weights: Weights) -> list[float]:
+    return [-la for la in lats]
 
 
-def _quality(rows: list[Scored], profile: Profile, weights: Weights) -> None:
-    for r in rows:
-        r.score = r.quality - r.cost_usd * 1e-6
+def _quality(cands: Sequence[Candidate], costs: list[float], lats: list[float],
+             profile: Profile, weights: Weights) -> list[float]:
+    return [cand.model.quality - cost * 1e-6 for cand, cost in zip(cands, costs, strict=True)]
 
 
-def _local_first(rows: list[Scored], profile: Profile, weights: Weights) -> None:
-    _balanced(rows, profile, weights)
-    for r in rows:
-        if r.candidate.provider.locality == "local":
-            r.score += 10.0
+def _local_first(cands: Sequence[Candidate], costs: list[float], lats: list[float],
+                 profile: Profile, weights: Weights) -> list[float]:
+    scores = _balanced(cands, costs, lats, profile, weights)
+    return [s + 10.0 if cand.provider.locality == "local" else s
+            for cand, s in zip(cands, scores, strict=True)]
 
 
-_SCORERS: dict[str, Callable[[list[Scored], Profile, Weights], None]] = {
+_SCORERS: dict[str, Scorer] = {
     "balanced": _balanced,
     "cost": _cost,
     "latency": _latency,
