@@ -143,6 +143,24 @@ def test_context_window_excludes_small_models(eng: Engine):
     assert any(e["rule"] == "context_window" for e in d.record["excluded"])
 
 
+def test_what_moves_between_requests_is_checked_on_every_request():
+    """The static part of the constraints is kept per pool; health and size are not."""
+    eng = engine()
+    assert not decide(eng, "hi", strategy="cost").record["excluded"]
+    for _ in range(10):
+        eng.resilience.breaker.on_failure(("cheapco", "cheap-mini"), "unavailable")
+    d = decide(eng, "hi", strategy="cost")
+    assert "cheap-mini" not in order(d)
+    assert [(e["candidate"], e["rule"]) for e in d.record["excluded"]] == [
+        ("cheapco/cheap-mini", "unavailable")]
+    d = decide(eng, "word " * 30_000, strategy="cost")
+    assert [(e["candidate"], e["rule"]) for e in d.record["excluded"]] == [
+        ("lan/local-small", "context_window"), ("cheapco/cheap-mini", "unavailable")]
+    eng.resilience.breaker.reset()
+    assert "cheap-mini" in order(decide(eng, "hi", strategy="cost"))
+    assert "local-small" in order(decide(eng, "hi", strategy="cost"))
+
+
 def test_no_model_with_the_capability_is_a_400(eng: Engine):
     with pytest.raises(errors.InvalidRequest) as info:
         decide(eng, [{"type": "image_url", "image_url": {"url": PNG}}], model="local-small")
