@@ -36,9 +36,8 @@ providers bill.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import lru_cache
 
 from aegis.types import Usage
 
@@ -76,6 +75,11 @@ class Prices:
     cached_input: float = None  # type: ignore[assignment]  # filled in __post_init__
     cache_write: float = None  # type: ignore[assignment]  # filled in __post_init__
     tiers: tuple[PriceTier, ...] = ()
+    # Picodollars per token (exact, see the module docstring), derived once here rather
+    # than per request: (input, cached_input, cache_write, output), and the dearest of
+    # the three prompt-token rates (what a worst case charges every prompt token).
+    _pico: tuple[int, int, int, int] = field(init=False, repr=False, compare=False)
+    _pico_prompt_max: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.cached_input is None:
@@ -93,6 +97,10 @@ class Prices:
         thresholds = [t.above_tokens for t in self.tiers]
         if len(set(thresholds)) != len(thresholds):
             raise ValueError("price tiers must have distinct above_tokens")
+        pico = (_pico_per_token(self.input), _pico_per_token(self.cached_input),
+                _pico_per_token(self.cache_write), _pico_per_token(self.output))
+        object.__setattr__(self, "_pico", pico)
+        object.__setattr__(self, "_pico_prompt_max", max(pico[:3]))
 
     @property
     def is_free(self) -> bool:
@@ -115,33 +123,37 @@ class Prices:
 # -- exact cost ---------------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
 def _pico_per_token(usd_per_mtok: float) -> int:
     """USD per million tokens -> picodollars per token (exact for <= 6 decimals)."""
     exact = Decimal(repr(float(usd_per_mtok))) * 10**6
     return int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
-def _split(usage: Usage) -> tuple[int, int, int, int]:
-    """(uncached input, cache reads, cache writes, output), none negative."""
-    prompt = max(int(usage.prompt_tokens), 0)
-    cached = max(int(usage.cached_tokens), 0)
-    written = max(int(usage.cache_write_tokens), 0)
-    completion = max(int(usage.completion_tokens), 0)
-    uncached = max(prompt - cached - written, 0)
-    return uncached, cached, written, completion
-
-
 def cost_picousd(usage: Usage, prices: Prices) -> int:
-    """The exact cost in picodollars (1e-12 USD); see the module docstring."""
-    rates = prices.for_prompt(max(int(usage.prompt_tokens), 0))
-    uncached, cached, written, completion = _split(usage)
-    return (
-        uncached * _pico_per_token(rates.input)
-        + cached * _pico_per_token(rates.cached_input)
-        + written * _pico_per_token(rates.cache_write)
-        + completion * _pico_per_token(rates.output)
-    )
+    """The exact cost in picodollars (1e-12 USD); see the module docstring.
+
+    Counts are taken as ints, a negative one as 0; uncached input is what remains of
+    the prompt after cache reads and writes, never negative. (Clamped with ``if``s
+    rather than ``max()``: this runs for every request.)
+    """
+    prompt = int(usage.prompt_tokens)
+    cached = int(usage.cached_tokens)
+    written = int(usage.cache_write_tokens)
+    completion = int(usage.completion_tokens)
+    if prompt < 0:
+        prompt = 0
+    if cached < 0:
+        cached = 0
+    if written < 0:
+        written = 0
+    if completion < 0:
+        completion = 0
+    uncached = prompt - cached - written
+    if uncached < 0:
+        uncached = 0
+    per_input, per_cached, per_written, per_output = prices.for_prompt(prompt)._pico
+    return (uncached * per_input + cached * per_cached + written * per_written
+            + completion * per_output)
 
 
 def picousd_to_usd(pico: int) -> float:
@@ -172,17 +184,17 @@ def worst_case_picousd(
     cache-write rates (a cache write can cost more than plain input, e.g.
     Anthropic's 1.25x), using the dearest tier the prompt could fall in.
     """
-    prompt = max(int(prompt_tokens_upper_bound), 0)
-    output = max(int(max_output_tokens), 0)
-    candidates = [prices] + [t.prices for t in prices.tiers if prompt > t.above_tokens]
-    worst = 0
-    for rates in candidates:
-        per_prompt_token = max(
-            _pico_per_token(rates.input),
-            _pico_per_token(rates.cached_input),
-            _pico_per_token(rates.cache_write),
-        )
-        worst = max(worst, prompt * per_prompt_token + output * _pico_per_token(rates.output))
+    prompt = int(prompt_tokens_upper_bound)
+    output = int(max_output_tokens)
+    if prompt < 0:
+        prompt = 0
+    if output < 0:
+        output = 0
+    worst = prompt * prices._pico_prompt_max + output * prices._pico[3]
+    for tier in prices.tiers:
+        if prompt > tier.above_tokens:
+            rates = tier.prices
+            worst = max(worst, prompt * rates._pico_prompt_max + output * rates._pico[3])
     return worst
 
 

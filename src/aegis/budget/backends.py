@@ -30,7 +30,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import ClassVar, NamedTuple, TypeVar
 
 from aegis.budget.model import window_for_key
 from aegis.errors import ConfigError
@@ -51,9 +51,12 @@ class Shortfall:
     reserved_nusd: int
 
 
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """Spend of one state key before and after a settlement (for threshold alerts)."""
+class Settled(NamedTuple):
+    """Spend of one state key before and after a settlement (for threshold alerts).
+
+    A named tuple rather than a dataclass: one is made per budget per request, and
+    a frozen dataclass costs three times as much to create.
+    """
 
     before_nusd: int
     after_nusd: int
@@ -209,9 +212,10 @@ class InMemoryBudgetBackend(BudgetBackend):
     def _cells(self, keys: Sequence[StateKey]) -> list[list[int]]:
         """State cells; the ledger is read *outside* the lock, only on first touch."""
         state = self._state
-        cells = [state.get(k) for k in keys]
-        if None not in cells:
-            return cells  # type: ignore[return-value]
+        try:
+            return [state[k] for k in keys]
+        except KeyError:
+            pass
         restored = {k: self._restore(k) for k in keys if k not in state}
         with self._lock:
             for k, spent in restored.items():
@@ -221,18 +225,22 @@ class InMemoryBudgetBackend(BudgetBackend):
     def reserve(self, token: str, keys: Sequence[StateKey], limits: Sequence[int],
                 amount: int, expires_at: float, now: float) -> tuple[Shortfall, ...]:
         cells = self._cells(keys)
+        if len(limits) != len(cells):
+            raise ValueError("reserve: one limit per state key")
         with self._lock:
-            self._held.sweep(now, self._give_back)
-            short = tuple(
-                Shortfall(i, c[0], c[1])
-                for i, (c, limit) in enumerate(zip(cells, limits, strict=True))
-                if c[0] + c[1] + amount > limit
-            )
-            if short:
-                return short
+            held = self._held
+            if now >= held.next_sweep:
+                held.sweep(now, self._give_back)
+            for c, limit in zip(cells, limits):  # noqa: B905 - checked above, and cheaper
+                if c[0] + c[1] + amount > limit:
+                    return tuple(
+                        Shortfall(i, c[0], c[1])
+                        for i, (c, limit) in enumerate(zip(cells, limits, strict=True))
+                        if c[0] + c[1] + amount > limit
+                    )
             for c in cells:
                 c[1] += amount
-            self._held.add(token, keys, amount, expires_at)
+            held.add(token, keys, amount, expires_at)
             return ()
 
     def settle(self, token: str, keys: Sequence[StateKey], actual: int,
@@ -245,9 +253,9 @@ class InMemoryBudgetBackend(BudgetBackend):
             out = []
             for c in cells:
                 before = c[0]
+                c[0] = before + actual
                 c[1] -= returned
-                c[0] += actual
-                out.append(Settled(before, c[0]))
+                out.append(Settled(before, before + actual))
             return tuple(out)
 
     def release(self, token: str, now: float) -> None:

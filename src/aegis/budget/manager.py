@@ -48,12 +48,12 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
+from typing import Any, Self
 
 from aegis.budget.alerts import Alerter, BudgetAlert
 from aegis.budget.backends import BudgetBackend, InMemoryBudgetBackend, Settled, StateKey
@@ -64,6 +64,10 @@ from aegis.pricing import Prices, worst_case_cost
 from aegis.tokens import upper_bound_prompt_tokens
 
 log = logging.getLogger("aegis.budget")
+APPLICABLE_CACHE_SIZE = 4096  # distinct (provider, model, key, team, workspace) answers kept
+#: (provider, model, key_id, key_name, team, workspace): what ``applicable`` depends on
+_ScopeValues = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
+_NO_THRESHOLDS: tuple[float, tuple[tuple[float, int], ...]] = (math.inf, ())
 BUDGET_COLUMNS = ("name", "scope", "period", "period_start", "spent_usd", "reserved_usd",
                   "limit_usd", "utilisation", "projected_usd", "on_exceed")
 
@@ -74,6 +78,40 @@ def reservation_amount(
 ) -> float:
     """The worst-case USD cost of a chat request on one candidate (what to reserve)."""
     return worst_case_cost(upper_bound_prompt_tokens(messages, tools), max_tokens, prices)
+
+
+class BudgetSet(tuple[BudgetDef, ...]):
+    """Distinct budgets that one request reserves against, and what reserving needs.
+
+    A tuple of ``BudgetDef`` (it compares, iterates and indexes as one) that also
+    carries the budgets' limits and their state keys for the current period, so that
+    the per-request path neither deduplicates, nor rebuilds the limits, nor looks up
+    period windows: ``applicable`` returns the same ``BudgetSet`` for every request
+    with the same scope values. The keys are re-derived only when ``now`` leaves the
+    window they were derived for. It depends on nothing but its budgets.
+    """
+
+    limits: tuple[int, ...]  # limit_nusd of each budget, in order
+    _period: tuple[float, float, tuple[StateKey, ...]]  # keys valid for start <= now < end
+
+    def __new__(cls, budgets: Iterable[BudgetDef] = ()) -> Self:
+        self = super().__new__(cls, dict.fromkeys(budgets))  # dedup, keeping the order
+        self.limits = tuple(b.limit_nusd for b in self)
+        self._period = (math.inf, -math.inf, ())  # derived on first use
+        return self
+
+    def keys_at(self, now: float) -> tuple[StateKey, ...]:
+        """Each budget's state key for the period containing ``now``."""
+        start, end, keys = self._period
+        if start <= now < end:
+            return keys
+        windows = [period_window(b.period, now) for b in self]
+        keys = tuple((b.name, str(b.scope), w.key) for b, w in zip(self, windows, strict=True))
+        # one assignment: a thread reading concurrently sees the old or the new triple
+        self._period = (max((w.start for w in windows), default=-math.inf),
+                        min((math.inf if w.end is None else w.end for w in windows),
+                            default=math.inf), keys)
+        return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +202,16 @@ class BudgetManager:
         self.clock = clock
         self.reservation_ttl_s = reservation_ttl_s
         self.alerter = alerter or Alerter()
-        self._budgets: tuple[BudgetDef, ...] = ()
+        self._budgets = BudgetSet()
         self._by_name: dict[str, BudgetDef] = {}
         self._token_prefix = secrets.token_hex(8) + "-"  # unique across processes
         self._tokens = itertools.count()
-        self._index: dict[tuple[str, str | None], tuple[BudgetDef, ...]] = {}
-        self._windows: dict[str, tuple[float, float, StateKey]] = {}
-        self._thresholds: dict[str, tuple[tuple[float, int], ...]] = {}
+        # the scope index and the answers of ``applicable`` derived from it, swapped together
+        self._lookup: tuple[dict[tuple[str, str | None], tuple[BudgetDef, ...]],
+                            dict[_ScopeValues, BudgetSet]] = ({}, {})
+        # per budget name: its lowest alert spend (nano-dollars), and each (threshold,
+        # spend) pair; most settlements stay below the lowest and compare nothing else
+        self._thresholds: dict[str, tuple[float, tuple[tuple[float, int], ...]]] = {}
         self._executor = (ThreadPoolExecutor(1, thread_name_prefix="aegis-budget")
                           if self.backend.blocking else None)
         self.backend.settled_hook = self._settled_later
@@ -179,7 +220,7 @@ class BudgetManager:
     # -- definitions ---------------------------------------------------------------
 
     @property
-    def budgets(self) -> tuple[BudgetDef, ...]:
+    def budgets(self) -> BudgetSet:
         return self._budgets
 
     def register(self, budget: BudgetDef) -> None:
@@ -194,37 +235,33 @@ class BudgetManager:
         index: dict[tuple[str, str | None], list[BudgetDef]] = {}
         for b in budgets:
             index.setdefault((b.scope.kind, b.scope.value), []).append(b)
-            self._thresholds[b.name] = tuple(
+            marks = tuple(
                 (t, int((Decimal(repr(t)) * b.limit_nusd).to_integral_value(ROUND_CEILING)))
                 for t in b.alert_at
             )
-        self._index = {k: tuple(v) for k, v in index.items()}
-        self._windows = {}
+            self._thresholds[b.name] = (min((at for _, at in marks), default=math.inf), marks)
+        self._lookup = ({k: tuple(v) for k, v in index.items()}, {})
         self._by_name = {b.name: b for b in budgets}
-        self._budgets = budgets
+        self._budgets = BudgetSet(budgets)
 
     def applicable(
         self, provider: str | None, model: str | None, *, key_id: str | None = None,
         key_name: str | None = None, team: str | None = None, workspace: str | None = None,
-    ) -> tuple[BudgetDef, ...]:
-        """Every budget that covers a request to ``provider``/``model`` by this caller."""
-        index = self._index
-        found = list(index.get(("global", None), ()))
-        for kind, value in (("provider", provider), ("model", model), ("key", key_id),
-                            ("key", key_name), ("team", team), ("workspace", workspace)):
-            if value is not None:
-                found += index.get((kind, value), ())
-        return tuple(dict.fromkeys(found)) if len(found) > 1 else tuple(found)
+    ) -> BudgetSet:
+        """Every budget that covers a request to ``provider``/``model`` by this caller.
 
-    def _key(self, b: BudgetDef, now: float) -> StateKey:
-        """The state key of ``b``'s period containing ``now`` (cached until it ends)."""
-        cached = self._windows.get(b.name)
-        if cached is not None and cached[0] <= now < cached[1]:
-            return cached[2]
-        w = period_window(b.period, now)
-        key = (b.name, str(b.scope), w.key)
-        self._windows[b.name] = (w.start, w.end if w.end is not None else math.inf, key)
-        return key
+        Answered from a cache per distinct combination of these values (cleared when
+        it reaches ``APPLICABLE_CACHE_SIZE`` entries, and whenever a budget changes).
+        """
+        index, cache = self._lookup  # a stale answer lands in the replaced cache only
+        values = (provider, model, key_id, key_name, team, workspace)
+        found = cache.get(values)
+        if found is None:
+            found = BudgetSet(_covering(index, values))
+            if len(cache) >= APPLICABLE_CACHE_SIZE:
+                cache.clear()
+            cache[values] = found
+        return found
 
     # -- reserve / settle ------------------------------------------------------------
 
@@ -238,14 +275,15 @@ class BudgetManager:
                  wait: bool) -> Reservation | Denied | None:
         """``wait=False``: None when the backend cannot answer without I/O."""
         now = self.clock()
-        budgets = tuple(budgets) if len(budgets) < 2 else tuple(dict.fromkeys(budgets))
-        keys = tuple(self._key(b, now) for b in budgets)
+        if not isinstance(budgets, BudgetSet):
+            budgets = BudgetSet(budgets)
+        keys = budgets.keys_at(now)
         amount = usd_to_nusd_ceil(amount_usd)
         expires = now + self.reservation_ttl_s
         if not budgets or amount <= 0:
             return Reservation("", budgets, keys, 0, expires)
         token = f"{self._token_prefix}{next(self._tokens)}"
-        limits = [b.limit_nusd for b in budgets]
+        limits = budgets.limits
         short = (self.backend.reserve(token, keys, limits, amount, expires, now) if wait
                  else self.backend.try_reserve(token, keys, limits, amount, expires, now))
         if short is None:
@@ -272,10 +310,11 @@ class BudgetManager:
         """Charge the actual cost and return the hold. Never blocks, never raises."""
         if not reservation.budgets:
             return
-        if self.backend.local_settle:  # in memory (a lease): no thread hop
-            self._settle(reservation, usd_to_nusd(actual_usd))
-            return
-        self._submit(self._settle, reservation, usd_to_nusd(actual_usd))
+        actual = usd_to_nusd(actual_usd)
+        if self._executor is None or self.backend.local_settle:  # in memory: no thread hop
+            self._settle(reservation, actual)
+        else:
+            self._submit(self._settle, reservation, actual)
 
     def release(self, reservation: Reservation) -> None:
         """Return an unused hold (the upstream call was never made)."""
@@ -292,26 +331,35 @@ class BudgetManager:
             fn(*args)
 
     def _settle(self, r: Reservation, actual: int) -> None:
-        # Retried on the budget thread (never on the event loop): a dropped
-        # settlement would under-count spend once its reservation expires.
-        tries = 3 if self._executor is not None and not self.backend.local_settle else 1
-        for attempt in range(tries):
-            try:
-                results = self.backend.settle(r.token, r.keys, actual, self.clock())
-                break
-            except Exception:
-                log.exception("budget settlement failed (%s, $%s, try %d of %d)", r.token,
-                              nusd_to_usd(actual), attempt + 1, tries)
-                if attempt + 1 < tries:
-                    time.sleep(0.1 * 2**attempt)
-        else:
-            return
+        try:
+            results = self.backend.settle(r.token, r.keys, actual, self.clock())
+        except Exception:
+            retried = self._settle_again(r, actual)
+            if retried is None:
+                return
+            results = retried
         if actual > r.amount_nusd and (results or self.backend.local_settle):
             log.warning("actual cost $%.9f exceeded the reservation $%.9f (budgets %s)",
                         nusd_to_usd(actual), r.amount_usd, ", ".join(b.name for b in r.budgets),
                         extra={"event": "budget_overrun"})
-        for b, key, s in zip(r.budgets, r.keys, results, strict=False):
-            self._check_alerts(b, key, s)
+        self._check_alerts(r.budgets, r.keys, results)
+
+    def _settle_again(self, r: Reservation, actual: int) -> tuple[Settled, ...] | None:
+        """Log a failed settlement (call from its ``except``) and retry it; None if all fail.
+
+        Retried on the budget thread only (never on the event loop): a dropped
+        settlement would under-count spend once its reservation expires.
+        """
+        tries = 3 if self._executor is not None and not self.backend.local_settle else 1
+        message = "budget settlement failed (%s, $%s, try %d of %d)"
+        log.exception(message, r.token, nusd_to_usd(actual), 1, tries)
+        for attempt in range(2, tries + 1):
+            time.sleep(0.1 * 2 ** (attempt - 2))
+            try:
+                return self.backend.settle(r.token, r.keys, actual, self.clock())
+            except Exception:
+                log.exception(message, r.token, nusd_to_usd(actual), attempt, tries)
+        return None
 
     def _release(self, r: Reservation) -> None:
         try:
@@ -323,16 +371,25 @@ class BudgetManager:
         """Spend a lease flushed to the shared total: the alert check of its settlements."""
         budget = self._by_name.get(key[0])
         if budget is not None:
-            self._check_alerts(budget, key, s)
+            self._check_alerts((budget,), (key,), (s,))
 
-    def _check_alerts(self, b: BudgetDef, key: StateKey, s: Settled) -> None:
-        for threshold, at in self._thresholds.get(b.name, ()):
-            if s.before_nusd < at <= s.after_nusd:
-                self.alerter.emit(BudgetAlert(
-                    budget=b.name, scope=str(b.scope), period=key[2],
-                    spend_usd=nusd_to_usd(s.after_nusd), limit_usd=b.limit_usd,
-                    threshold=threshold, at=self.clock(),
-                ), b.webhook)
+    def _check_alerts(self, budgets: Iterable[BudgetDef], keys: Iterable[StateKey],
+                      settled: Iterable[Settled]) -> None:
+        """Alert each threshold that a settlement moved a budget's spend across."""
+        thresholds = self._thresholds
+        # no strict=: ``settled`` is empty for a token already settled, and the keyword
+        # alone would cost more than the rest of this loop
+        for b, key, (before, after) in zip(budgets, keys, settled):  # noqa: B905
+            lowest, marks = thresholds.get(b.name, _NO_THRESHOLDS)
+            if after < lowest:
+                continue  # the usual case: no threshold reached yet
+            for threshold, at in marks:
+                if before < at <= after:
+                    self.alerter.emit(BudgetAlert(
+                        budget=b.name, scope=str(b.scope), period=key[2],
+                        spend_usd=nusd_to_usd(after), limit_usd=b.limit_usd,
+                        threshold=threshold, at=self.clock(),
+                    ), b.webhook)
 
     def expire(self) -> int:
         """Return reservations past their TTL (also done lazily, once a second, by reserve)."""
@@ -342,8 +399,7 @@ class BudgetManager:
 
     def restore(self) -> None:
         """Load every budget's current period from the ledger now (call on startup)."""
-        now = self.clock()
-        self.backend.restore([self._key(b, now) for b in self._budgets])
+        self.backend.restore(self._budgets.keys_at(self.clock()))
 
     def status(self, now: float | None = None) -> list[BudgetStatus]:
         """Spent, reserved, limit, utilisation and projected period-end spend per budget."""
@@ -385,7 +441,20 @@ class BudgetManager:
         self.backend.close()
 
 
+def _covering(index: Mapping[tuple[str, str | None], tuple[BudgetDef, ...]],
+              values: _ScopeValues) -> list[BudgetDef]:
+    """The budgets of ``index`` that cover a request with these scope values, in order:
+    global, provider, model, key (id, then name), team, workspace."""
+    provider, model, key_id, key_name, team, workspace = values
+    found = list(index.get(("global", None), ()))
+    for kind, value in (("provider", provider), ("model", model), ("key", key_id),
+                        ("key", key_name), ("team", team), ("workspace", workspace)):
+        if value is not None:
+            found += index.get((kind, value), ())
+    return found
+
+
 __all__ = [
-    "BUDGET_COLUMNS", "Blocked", "BudgetManager", "BudgetStatus", "Denied", "Reservation",
-    "reservation_amount",
+    "APPLICABLE_CACHE_SIZE", "BUDGET_COLUMNS", "Blocked", "BudgetManager", "BudgetSet",
+    "BudgetStatus", "Denied", "Reservation", "reservation_amount",
 ]
