@@ -28,7 +28,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
@@ -78,6 +78,37 @@ def redact(text: str) -> str:
         if trigger in lowered:
             return _SECRET.sub(_mask, text)
     return text
+
+
+def redact_text(value: Any) -> Any:
+    """``redact`` a field that may be a string; any other value is returned as it is."""
+    return redact(value) if type(value) is str and len(value) >= _SHORTEST else value
+
+
+class CleanText:
+    """``redact_text`` that remembers the strings it found nothing to mask in.
+
+    Why: a request line's strings (path, route, reason, models) mostly repeat from one
+    request to the next; checking one costs ~0.5 µs, finding it here ~0.05 µs. The
+    answers are ``redact_text``'s. Only clean strings are kept, so never a secret, and
+    at most ``size`` of them (then the set starts over). Safe on any thread.
+    """
+
+    __slots__ = ("_clean", "size")
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._clean: set[str] = set()
+
+    def text(self, value: Any) -> Any:
+        if type(value) is not str or len(value) < _SHORTEST or value in self._clean:
+            return value
+        masked = redact(value)
+        if masked == value:
+            if len(self._clean) >= self.size:
+                self._clean.clear()
+            self._clean.add(value)
+        return masked
 
 
 @functools.lru_cache(maxsize=1024)
@@ -168,13 +199,31 @@ class JsonFormatter(logging.Formatter):
         return self.line(record.created, record.levelname, getattr(record, "event", None),
                          record.name, record.getMessage(), fields)
 
+    def head(self, created: float, level: str, event: str | None, logger: str,
+             message: str) -> dict[str, Any]:
+        """The keys every line starts with, in order; the event's fields follow."""
+        return {"ts": self._ts(created), "level": level.lower(), "event": event or "log",
+                "logger": logger, "message": message}
+
     def line(self, created: float, level: str, event: str | None, logger: str, message: str,
              fields: Mapping[str, Any]) -> str:
-        """The JSON line of one event (``format`` and ``RequestLog``'s direct path)."""
-        out: dict[str, Any] = {"ts": self._ts(created), "level": level.lower(),
-                               "event": event or "log", "logger": logger, "message": message}
+        """The JSON line of one event."""
+        out = self.head(created, level, event, logger, message)
         out.update(fields)
-        return orjson.dumps(out, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        return self.encode(out)
+
+    @staticmethod
+    def encode(out: Mapping[str, Any]) -> str:
+        """``out`` as one JSON line (``RequestLog``'s direct path passes a whole line).
+
+        Plain string keys first: ``OPT_NON_STR_KEYS`` makes orjson ~40% slower and is
+        only needed when a field holds a dict with other keys, which fails the first
+        try (orjson raises ``TypeError``) -- the output is the same either way.
+        """
+        try:
+            return orjson.dumps(out, default=str).decode()
+        except TypeError:
+            return orjson.dumps(out, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -267,15 +316,18 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         call, so a handler or filter added later takes the ordinary path at once.
         """
         formatter = self.formatter
-        if (not isinstance(formatter, JsonFormatter) or level < self.level
-                or not all(type(f) is RedactingFilter for f in self.filters)):
+        if not isinstance(formatter, JsonFormatter) or level < self.level:
             return None
+        for f in self.filters:  # plain loops: this runs once a request
+            if type(f) is not RedactingFilter:
+                return None
         current: logging.Logger | None = logger
         while current is not None:
             if current.filters or current.disabled:
                 return None
-            if any(h is not self for h in current.handlers):
-                return None
+            for h in current.handlers:
+                if h is not self:
+                    return None
             if not current.propagate:
                 return formatter if self in current.handlers else None
             current = current.parent
@@ -432,18 +484,26 @@ class RequestSummary:
         """The HTTP status to count; 499 (client closed request) when none was sent."""
         return self.http_status if self.http_status is not None else 499
 
-    def fields(self) -> dict[str, Any]:
-        """The event's fields, redacted: every string is passed through ``redact``."""
+    def fields(self, text: Callable[[Any], Any] | None = None,
+               head: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The event's fields, redacted, after ``head`` (a line's first keys) if given.
+
+        Every field that can hold text goes through ``text`` (default ``redact_text``;
+        ``CleanText.text`` gives the same answers faster). The rest are numbers, flags
+        and the findings list, which redaction leaves alone: it only masks strings.
+        """
+        r = text or redact_text
         c = self.caller
         overhead = max(0.0, self.duration_s - self.upstream_s) if self.attempts else None
-        fields = {
-            "request_id": self.request_id or None, "method": self.method, "path": self.path,
-            "http_status": self.http_status, "status": self.status,
-            "key_name": c.key_name, "key_id": c.key_id, "team": c.team,
-            "workspace": self.workspace, "model_requested": self.model_requested,
-            "route": self.route, "reason": self.reason, "provider": self.provider,
-            "model": self.model, "upstream_model": self.upstream_model or None,
-            "data_class": self.data_class, "findings": list(self.findings),
+        return {
+            **(head or {}),
+            "request_id": r(self.request_id or None), "method": r(self.method),
+            "path": r(self.path), "http_status": self.http_status, "status": r(self.status),
+            "key_name": r(c.key_name), "key_id": r(c.key_id), "team": r(c.team),
+            "workspace": r(self.workspace), "model_requested": r(self.model_requested),
+            "route": r(self.route), "reason": r(self.reason), "provider": r(self.provider),
+            "model": r(self.model), "upstream_model": r(self.upstream_model or None),
+            "data_class": r(self.data_class), "findings": list(self.findings),
             "attempts": self.attempts, "fallbacks": self.fallbacks, "retries": self.retries,
             "streamed": self.streamed, "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens, "cached_tokens": self.cached_tokens,
@@ -451,12 +511,8 @@ class RequestSummary:
             "upstream_ms": round(self.upstream_s * 1000, 3) if self.attempts else None,
             "overhead_ms": round(overhead * 1000, 3) if overhead is not None else None,
             "ttft_ms": round(self.ttft_ms, 3) if self.ttft_ms is not None else None,
-            "error_kind": self.error_kind, "refusal_rule": self.refusal_rule,
+            "error_kind": r(self.error_kind), "refusal_rule": r(self.refusal_rule),
         }
-        for name, value in fields.items():
-            if type(value) is str and len(value) >= _SHORTEST:
-                fields[name] = redact(value)
-        return fields
 
 
 class _Alert(Protocol):
@@ -491,6 +547,7 @@ class RequestLog(Recorder):
         """``handler``: what ``configure_logging`` returned, for the direct path."""
         self.log = logger or logging.getLogger("aegis.events")
         self.handler = handler if isinstance(handler, BatchingStreamHandler) else None
+        self._text = CleanText().text
 
     def record(self, attempt: Attempt) -> None:
         if attempt.status != "error" or not self.log.isEnabledFor(logging.WARNING):
@@ -513,11 +570,12 @@ class RequestLog(Recorder):
         handler = self.handler
         formatter = handler.json_sink_for(self.log, level) if handler is not None else None
         if handler is None or formatter is None:
-            self._emit(level, "request", message, **s.fields(), **{_PRE_REDACTED: True})
+            self._emit(level, "request", message, **s.fields(self._text),
+                       **{_PRE_REDACTED: True})
             return
-        line = formatter.line(time.time(), logging.getLevelName(level), "request",
-                              self.log.name, redact(message), s.fields())
-        handler.add_line(line, level)
+        head = formatter.head(time.time(), logging.getLevelName(level), "request",
+                              self.log.name, redact(message))
+        handler.add_line(formatter.encode(s.fields(self._text, head)), level)
 
     def fallback(self, failed: Attempt, then: Attempt) -> None:
         self._emit(logging.INFO, "fallback",
@@ -573,6 +631,7 @@ class RequestLog(Recorder):
 
 
 __all__ = [
-    "ConsoleFormatter", "JsonFormatter", "LogFormat", "RedactingFilter", "RequestLog",
-    "RequestSummary", "configure_logging", "is_key_field", "redact", "redact_value",
+    "CleanText", "ConsoleFormatter", "JsonFormatter", "LogFormat", "RedactingFilter", "RequestLog",
+    "RequestSummary", "configure_logging", "is_key_field", "redact", "redact_text",
+    "redact_value",
 ]

@@ -20,21 +20,36 @@ take the most recent write. Clear the directory before the workers start
 
 Hot path: label children are looked up in plain dicts keyed by the raw values,
 so ``record()`` costs a few dict lookups and counter increments (see
-``docs/observability.md`` for the measured cost).
+``docs/observability.md`` for the measured cost). In one process the values are
+Aegis's own (``_Family``): plain floats updated under one lock per call, where
+prometheus_client would lock each of the ~13 values a request touches; the
+exposition is the one prometheus_client's metrics would give. Multi-process mode
+keeps prometheus_client's file-backed values, which other workers' scrapes read.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import threading
+import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.utils import floatToGoString
 
 from aegis.errors import ConfigError
 from aegis.records import Attempt, Recorder
@@ -69,6 +84,7 @@ OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
+_C = TypeVar("_C", covariant=True)
 Kind = Literal["counter", "gauge", "histogram"]
 GaugeMode = Literal["all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum",
                     "mostrecent", "livemostrecent"]
@@ -181,6 +197,171 @@ class Bounded:
         return OTHER
 
 
+class _Counts(Protocol):
+    """A counter series: a prometheus_client ``Counter`` child or a ``_CounterValue``."""
+
+    def inc(self, amount: float = ...) -> None: ...
+
+
+class _Observes(Protocol):
+    """A histogram series: a prometheus_client ``Histogram`` child or a ``_HistogramValue``."""
+
+    def observe(self, amount: float) -> None: ...
+
+
+class _Sets(Protocol):
+    """A gauge series: a prometheus_client ``Gauge`` (child) or a ``_GaugeValue``."""
+
+    def inc(self, amount: float = ...) -> None: ...
+    def dec(self, amount: float = ...) -> None: ...
+    def set(self, value: float) -> None: ...
+
+
+class _Labelled(Protocol[_C]):
+    """A labelled metric: prometheus_client's or a ``_Family``."""
+
+    def labels(self, *values: str) -> _C: ...
+
+
+class _CounterValue:
+    """One counter series of a ``_Family``; updates the way prometheus_client's do."""
+
+    __slots__ = ("created", "value")
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.created = time.time()
+
+    def inc(self, amount: float = 1) -> None:
+        if amount < 0:
+            raise ValueError("Counters can only be incremented by non-negative amounts.")
+        self.value += amount
+
+
+class _GaugeValue:
+    """One gauge series of a ``_Family``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1) -> None:
+        self.value += amount
+
+    def dec(self, amount: float = 1) -> None:
+        self.value += -amount
+
+    def set(self, value: float) -> None:
+        self.value = float(value)
+
+
+class _HistogramValue:
+    """One histogram series of a ``_Family``: per-bucket counts, cumulated at scrape time."""
+
+    __slots__ = ("bounds", "buckets", "created", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.buckets = [0.0] * len(bounds)
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, amount: float) -> None:
+        self.sum += amount
+        i = bisect_left(self.bounds, amount)
+        if i < len(self.bounds) and amount <= self.bounds[i]:  # NaN: no bucket, as upstream
+            self.buckets[i] += 1.0
+
+
+_Value = _CounterValue | _GaugeValue | _HistogramValue
+
+
+class _Family(Generic[_C]):
+    """A metric family whose values Aegis keeps itself (one process, see the module doc).
+
+    ``collect`` renders it as prometheus_client's metric of the same spec would: the
+    same names, series in creation order, labels in declared order, values and
+    ``_created`` samples (when prometheus_client exports those). Series are touched
+    only under ``Metrics``'s lock, which ``collect`` takes to copy them.
+    """
+
+    def __init__(self, spec: MetricSpec, lock: threading.Lock, probe: Counter) -> None:
+        self.spec = spec
+        self._lock = lock
+        self._probe = probe
+        bounds = [float(b) for b in spec.buckets]
+        if spec.kind == "histogram" and bounds[-1] != math.inf:
+            bounds.append(math.inf)
+        self._bounds = tuple(bounds)
+        self._le = tuple(floatToGoString(b) for b in bounds)  # type: ignore[no-untyped-call]
+        self._series: dict[tuple[str, ...], _Value] = {}
+
+    def labels(self, *values: str) -> _C:
+        """The series for these label values, created on first use (as ``labels()`` does)."""
+        if len(values) != len(self.spec.labels):
+            raise ValueError("Incorrect label count")
+        key = tuple(str(v) for v in values)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = self._new()
+        return series  # type: ignore[return-value]
+
+    def _new(self) -> _Value:
+        if self.spec.kind == "counter":
+            return _CounterValue()
+        if self.spec.kind == "histogram":
+            return _HistogramValue(self._bounds)
+        return _GaugeValue()
+
+    def _family(self) -> CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily:
+        spec = self.spec
+        if spec.kind == "counter":  # drops the name's ``_total``, as ``Counter`` does
+            return CounterMetricFamily(spec.name, spec.doc, labels=spec.labels)
+        if spec.kind == "histogram":
+            return HistogramMetricFamily(spec.name, spec.doc, labels=spec.labels)
+        return GaugeMetricFamily(spec.name, spec.doc, labels=spec.labels)
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> list[Metric]:
+        with self._lock:
+            rows = [(key, _snapshot(series)) for key, series in self._series.items()]
+        family = self._family()
+        created = not isinstance(family, GaugeMetricFamily) and _exports_created(self._probe)
+        for key, (value, stamp, counts) in rows:
+            if isinstance(family, CounterMetricFamily):
+                family.add_metric(key, value, created=stamp if created else None)
+            elif isinstance(family, GaugeMetricFamily):
+                family.add_metric(key, value)
+            else:
+                acc, buckets = 0.0, []
+                for le, count in zip(self._le, counts, strict=True):
+                    acc += count
+                    buckets.append((le, acc))
+                family.add_metric(key, buckets, value)
+                if created:  # what prometheus_client's Histogram adds after its buckets
+                    family.add_sample(family.name + "_created",
+                                      dict(zip(self.spec.labels, key, strict=True)), stamp)
+        return [family]
+
+
+def _exports_created(probe: Counter) -> bool:
+    """Whether prometheus_client exports ``_created`` samples now (they can be turned off
+    by ``PROMETHEUS_DISABLE_CREATED_SERIES`` or ``disable_created_metrics()``)."""
+    return any(s.name.endswith("_created") for m in probe.collect() for s in m.samples)
+
+
+def _snapshot(series: _Value) -> tuple[float, float, tuple[float, ...]]:
+    """(value or sum, created, bucket counts) of one series, copied under the lock."""
+    if isinstance(series, _HistogramValue):
+        return series.sum, series.created, tuple(series.buckets)
+    if isinstance(series, _CounterValue):
+        return series.value, series.created, ()
+    return series.value, 0.0, ()
+
+
 class _ModelSeries:
     """The per-(provider, model) children an attempt touches, bound once."""
 
@@ -212,8 +393,15 @@ class Metrics(Recorder):
         models: Iterable[str] | None = None,
         routes: Iterable[str] | None = None,
         max_dynamic: int = 500,
+        own_values: bool | None = None,
     ) -> None:
+        """``own_values``: keep values in ``_Family`` objects (the default in one process)
+        or, when False, in prometheus_client's metrics (what multi-process mode needs)."""
         self.multiprocess_dir = _multiprocess_dir()
+        if own_values is None:
+            own_values = self.multiprocess_dir is None
+        elif own_values and self.multiprocess_dir is not None:
+            raise ValueError("multi-process mode needs prometheus_client's values")
         self.registry = CollectorRegistry(auto_describe=True)
         metrics_registry: CollectorRegistry | None = self.registry
         if self.multiprocess_dir is not None:
@@ -237,34 +425,42 @@ class Metrics(Recorder):
         self.error_label = Bounded(ERROR_KINDS)
         self.class_label = Bounded(DATA_CLASSES)
 
+        # Every update below holds it: one lock a call instead of one a value (own values).
+        self._lock = threading.Lock()
         built: dict[str, Any] = {}
+        probe = Counter("aegis_probe", "", registry=None) if own_values else None
         for spec in SPECS:
-            built[spec.name] = _build(spec, metrics_registry)
-        self.requests: Counter = built["aegis_requests_total"]
-        self.http_responses: Counter = built["aegis_http_responses_total"]
-        self.request_duration: Histogram = built["aegis_request_duration_seconds"]
-        self.upstream_duration: Histogram = built["aegis_upstream_duration_seconds"]
-        self.ttft: Histogram = built["aegis_time_to_first_token_seconds"]
-        self.overhead: Histogram = built["aegis_gateway_overhead_seconds"]
-        self.tokens: Counter = built["aegis_tokens_total"]
-        self.cost: Counter = built["aegis_cost_usd_total"]
-        self.budget_spend: Gauge = built["aegis_budget_spend_usd"]
-        self.budget_limit: Gauge = built["aegis_budget_limit_usd"]
-        self.budget_utilisation: Gauge = built["aegis_budget_utilisation"]
-        self.budget_alerts: Counter = built["aegis_budget_alerts_total"]
-        self.fallbacks: Counter = built["aegis_fallbacks_total"]
-        self.retries: Counter = built["aegis_retries_total"]
-        self.circuit_state: Gauge = built["aegis_circuit_state"]
-        self.refusals: Counter = built["aegis_privacy_refusals_total"]
-        self.detections: Counter = built["aegis_sensitive_detections_total"]
-        self.inflight: Gauge = built["aegis_inflight_requests"]
+            if probe is None:
+                built[spec.name] = _build(spec, metrics_registry)
+                continue
+            family: _Family[Any] = _Family(spec, self._lock, probe)
+            self.registry.register(family)
+            built[spec.name] = family if spec.labels else family.labels()
+        self.requests: _Labelled[_Counts] = built["aegis_requests_total"]
+        self.http_responses: _Labelled[_Counts] = built["aegis_http_responses_total"]
+        self.request_duration: _Labelled[_Observes] = built["aegis_request_duration_seconds"]
+        self.upstream_duration: _Labelled[_Observes] = built["aegis_upstream_duration_seconds"]
+        self.ttft: _Labelled[_Observes] = built["aegis_time_to_first_token_seconds"]
+        self.overhead: _Labelled[_Observes] = built["aegis_gateway_overhead_seconds"]
+        self.tokens: _Labelled[_Counts] = built["aegis_tokens_total"]
+        self.cost: _Labelled[_Counts] = built["aegis_cost_usd_total"]
+        self.budget_spend: _Labelled[_Sets] = built["aegis_budget_spend_usd"]
+        self.budget_limit: _Labelled[_Sets] = built["aegis_budget_limit_usd"]
+        self.budget_utilisation: _Labelled[_Sets] = built["aegis_budget_utilisation"]
+        self.budget_alerts: _Labelled[_Counts] = built["aegis_budget_alerts_total"]
+        self.fallbacks: _Labelled[_Counts] = built["aegis_fallbacks_total"]
+        self.retries: _Labelled[_Counts] = built["aegis_retries_total"]
+        self.circuit_state: _Labelled[_Sets] = built["aegis_circuit_state"]
+        self.refusals: _Labelled[_Counts] = built["aegis_privacy_refusals_total"]
+        self.detections: _Labelled[_Counts] = built["aegis_sensitive_detections_total"]
+        self.inflight: _Sets = built["aegis_inflight_requests"]
 
         # Raw values -> bound children: the hot path skips both normalisation and labels().
         self._series: dict[tuple[str, str], _ModelSeries] = {}
-        self._outcomes: dict[tuple[str, str, str, str, str | None], Counter] = {}
-        self._costs: dict[tuple[str, str, str | None, str | None], Counter] = {}
+        self._outcomes: dict[tuple[str, str, str, str, str | None], _Counts] = {}
+        self._costs: dict[tuple[str, str, str | None, str | None], _Counts] = {}
         self._finished: dict[tuple[str, str | None, str, int],
-                             tuple[Histogram, Counter, Histogram]] = {}
+                             tuple[_Observes, _Counts, _Observes]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, *, max_dynamic: int = 500) -> Metrics:
@@ -276,7 +472,8 @@ class Metrics(Recorder):
 
     def record(self, attempt: Attempt) -> None:
         try:
-            self._record(attempt)
+            with self._lock:
+                self._record(attempt)
         except Exception:  # a metrics bug must never fail a request
             log.exception("metrics: recording an attempt failed")
 
@@ -329,7 +526,8 @@ class Metrics(Recorder):
     # -- per request (the gateway) ----------------------------------------------------------
 
     def request_started(self) -> None:
-        self.inflight.inc()
+        with self._lock:
+            self.inflight.inc()
 
     def request_finished(
         self,
@@ -343,6 +541,11 @@ class Metrics(Recorder):
     ) -> None:
         """Pairs with ``request_started``. ``upstream_s`` is None when no upstream was called
         (refused, invalid, ``/v1/models``): then there is no overhead to report."""
+        with self._lock:
+            self._request_finished(duration_s, upstream_s, status, endpoint, provider, code)
+
+    def _request_finished(self, duration_s: float, upstream_s: float | None, status: str,
+                          endpoint: str, provider: str | None, code: int) -> None:
         self.inflight.dec()
         key = (endpoint, provider, status, code)
         bound = self._finished.get(key)
@@ -362,25 +565,31 @@ class Metrics(Recorder):
 
     def fallback(self, provider: str, model: str) -> None:
         """``provider``/``model``: the candidate that failed and was moved on from."""
-        self.fallbacks.labels(self.provider_label(provider), self.model_label(model)).inc()
+        with self._lock:
+            self.fallbacks.labels(self.provider_label(provider), self.model_label(model)).inc()
 
     def retry(self, provider: str, model: str) -> None:
         """``record`` already counts attempts with ``retry > 0``; for retries made elsewhere."""
-        self.retries.labels(self.provider_label(provider), self.model_label(model)).inc()
+        with self._lock:
+            self.retries.labels(self.provider_label(provider), self.model_label(model)).inc()
 
     def refusal(self, rule: str) -> None:
-        self.refusals.labels(self.rule_label(rule, OTHER)).inc()
+        with self._lock:
+            self.refusals.labels(self.rule_label(rule, OTHER)).inc()
 
     def detection(self, data_class: str) -> None:
-        self.detections.labels(self.class_label(str(data_class), OTHER)).inc()
+        with self._lock:
+            self.detections.labels(self.class_label(str(data_class), OTHER)).inc()
 
     # -- budgets and breakers (hooks, any thread) -----------------------------------------
 
     def budget_state(self, budget: str, spend_usd: float, limit_usd: float) -> None:
-        name = self.budget_label(budget, OTHER)
-        self.budget_spend.labels(name).set(spend_usd)
-        self.budget_limit.labels(name).set(limit_usd)
-        self.budget_utilisation.labels(name).set(spend_usd / limit_usd if limit_usd > 0 else 0.0)
+        with self._lock:
+            name = self.budget_label(budget, OTHER)
+            self.budget_spend.labels(name).set(spend_usd)
+            self.budget_limit.labels(name).set(limit_usd)
+            self.budget_utilisation.labels(name).set(
+                spend_usd / limit_usd if limit_usd > 0 else 0.0)
 
     def budget_states(self, rows: Iterable[_BudgetRow]) -> None:
         """Refresh every budget gauge from ``BudgetManager.status()`` rows."""
@@ -389,14 +598,17 @@ class Metrics(Recorder):
 
     def budget_alert(self, budget: str, threshold: float, spend_usd: float | None = None,
                      limit_usd: float | None = None) -> None:
-        self.budget_alerts.labels(self.budget_label(budget, OTHER), f"{threshold:g}").inc()
+        with self._lock:
+            self.budget_alerts.labels(self.budget_label(budget, OTHER), f"{threshold:g}").inc()
         if spend_usd is not None and limit_usd is not None:
             self.budget_state(budget, spend_usd, limit_usd)
 
     def breaker_state(self, provider: str, model: str, state: str) -> None:
         """``state``: closed | half_open | open (``State`` values work as they are)."""
-        self.circuit_state.labels(self.provider_label(provider), self.model_label(model)).set(
-            CIRCUIT_STATES.get(str(state), 0))
+        with self._lock:
+            self.circuit_state.labels(self.provider_label(provider),
+                                      self.model_label(model)).set(
+                CIRCUIT_STATES.get(str(state), 0))
 
     # -- exposition -------------------------------------------------------------------------
 
