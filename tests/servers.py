@@ -1,4 +1,5 @@
-"""Serve any ASGI app on 127.0.0.1 (a free port) from a background thread.
+"""Serve any ASGI app on 127.0.0.1 (a free port) from a background thread, or
+run ``aegis serve`` itself as a subprocess.
 
 Tests drive these servers with real clients over real sockets; each server has
 its own event loop so a blocking client in the test thread is fine.
@@ -7,11 +8,49 @@ its own event loop so a blocking client in the test thread is fine.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def aegis_serve(config: Path, *args: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """``aegis serve --config config`` on a free port, once ``/health/live`` answers.
+
+    Output (stdout and stderr) goes to the process's ``stdout`` pipe; the caller
+    stops the process. The environment's ``AEGIS_*``/``PROMETHEUS_*`` are left out.
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AEGIS_", "PROMETHEUS_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aegis.cli", "serve", "--config", str(config), "--port",
+         str(port), *args], env=env, cwd=config.parent,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(url + "/health/live", timeout=1).status_code == 200:
+                return url, proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    pytest.fail(f"gateway did not start: {out}")
 
 
 class ServerThread:

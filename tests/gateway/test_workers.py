@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,14 +13,9 @@ import yaml
 
 from aegis.ledger import open_store
 from tests.fakes.openai import FakeOpenAI
+from tests.servers import aegis_serve
 
 LIMIT = 0.03
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _flood(url: str, n: int) -> list[httpx.Response]:
@@ -55,23 +45,7 @@ def served(tmp_path: Path):
         "budgets": [{"name": "cap", "scope": "provider:cloud", "limit_usd": LIMIT,
                      "period": "monthly", "on_exceed": "reject"}],
     }))
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AEGIS_", "PROMETHEUS_"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "aegis.cli", "serve", "--config", str(config), "--port",
-         str(port), "--workers", "2"], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health/live", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"gateway did not start: {proc.stdout.read().decode() if proc.stdout else ''}")
+    url, proc = aegis_serve(config, "--workers", "2")
     yield url, proc, fake, db
     if proc.poll() is None:
         proc.kill()
