@@ -38,6 +38,9 @@ def test_non_streaming_answer_names_who_served_it(gateway: Gateway, fake_openai:
     assert raw.headers["x-aegis-provider"] == "dashscope"
     assert raw.headers["x-aegis-model"] == "qwen-plus"
     assert raw.headers["x-aegis-request-id"].startswith("req_")
+    # a whole JSON body: its length is declared, not chunked
+    assert raw.headers["content-length"] == str(len(raw.content))
+    assert "transfer-encoding" not in raw.headers
     # dashscope differs from openai only by data: its own header reached the upstream
     assert fake_openai.requests[-1].headers["x-dashscope-sse"] == "enable"
 
@@ -178,6 +181,7 @@ def test_malformed_json_is_400_in_openai_shape(gateway: Gateway):
     resp = httpx.post(gateway.url + "/v1/chat/completions", content=b'{"model": "x", ',
                       headers={"content-type": "application/json"})
     assert resp.status_code == 400
+    assert resp.headers["content-length"] == str(len(resp.content))
     error = resp.json()["error"]
     assert set(error) >= {"message", "type", "code", "param"}
     assert "not valid JSON" in error["message"]

@@ -176,6 +176,7 @@ def test_metrics_endpoint_is_not_counted_as_a_request(observed: Observed) -> Non
     response = httpx.get(observed.url + "/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["content-length"] == str(len(response.content))
     assert "aegis_requests_total" in response.text
     om = httpx.get(observed.url + "/metrics",
                    headers={"accept": "application/openmetrics-text; version=1.0.0"})

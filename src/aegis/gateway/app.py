@@ -337,6 +337,8 @@ class _MethodNotAllowed(errors.InvalidRequest):
 
 
 async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:
+    """A whole response: with its length, so the server need not chunk it."""
+    headers.append((b"content-length", b"%d" % len(body)))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

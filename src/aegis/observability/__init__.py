@@ -338,7 +338,8 @@ class _Middleware:
         body, content_type = await self.obs.scrape(accept)
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", content_type.encode()),
-                                (b"cache-control", b"no-store")]})
+                                (b"cache-control", b"no-store"),
+                                (b"content-length", b"%d" % len(body))]})
         await send({"type": "http.response.body",
                     "body": b"" if scope["method"] == "HEAD" else body})
 
