@@ -130,7 +130,7 @@ def _serve(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = dict(
         host=host, port=port, log_level="warning", access_log=False, lifespan="on",
         loop=event_loop(settings.server.loop),
-        http="httptools" if _has("httptools") else "h11",
+        http=_http_protocol(),
         # stop accepting, let in-flight requests finish up to the grace period, then flush
         timeout_graceful_shutdown=settings.resilience.config.shutdown_grace_s,
     )
@@ -161,6 +161,15 @@ def _serve(args: argparse.Namespace) -> int:
     _banner(settings, host, port, open_access=app.auth.open())
     uvicorn.run(app, **kwargs)
     return 0
+
+
+def _http_protocol() -> Any:
+    """uvicorn's ``http=``: httptools with each answer's head sent with its body, else h11."""
+    if not _has("httptools"):
+        return "h11"
+    from aegis.gateway.server import HeadWithBodyProtocol
+
+    return HeadWithBodyProtocol
 
 
 def event_loop(choice: str) -> str:

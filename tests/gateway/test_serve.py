@@ -33,7 +33,11 @@ def test_serves_on_the_configured_event_loop(tmp_path: Path, loop: str | None) -
         reply = client.chat.completions.with_raw_response.create(
             model="cloud-chat", messages=[{"role": "user", "content": "hello"}])
         assert reply.headers["x-aegis-provider"] == "cloud"
+        assert reply.headers["content-length"] == str(len(reply.content))
         assert reply.parse().choices[0].message.content
+        chunks = list(client.chat.completions.create(
+            model="cloud-chat", messages=[{"role": "user", "content": "hello"}], stream=True))
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     finally:
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=30)[0].decode()
