@@ -129,6 +129,9 @@ def _serve(args: argparse.Namespace) -> int:
     workers = args.workers or settings.server.workers
     kwargs: dict[str, Any] = dict(
         host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+        # Aegis reads no client address, so uvicorn's X-Forwarded-For rewriting is pure cost;
+        # and answers do not advertise the server software
+        proxy_headers=False, server_header=False,
         loop=event_loop(settings.server.loop),
         http=_http_protocol(),
         # stop accepting, let in-flight requests finish up to the grace period, then flush

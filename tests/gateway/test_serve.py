@@ -34,6 +34,7 @@ def test_serves_on_the_configured_event_loop(tmp_path: Path, loop: str | None) -
             model="cloud-chat", messages=[{"role": "user", "content": "hello"}])
         assert reply.headers["x-aegis-provider"] == "cloud"
         assert reply.headers["content-length"] == str(len(reply.content))
+        assert "server" not in reply.headers  # the server software is not advertised
         assert reply.parse().choices[0].message.content
         chunks = list(client.chat.completions.create(
             model="cloud-chat", messages=[{"role": "user", "content": "hello"}], stream=True))
