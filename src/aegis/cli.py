@@ -176,16 +176,21 @@ def _http_protocol() -> Any:
 
 
 def event_loop(choice: str) -> str:
-    """The event loop uvicorn runs (``server.loop``).
+    """The event loop uvicorn runs (``server.loop``): ``auto`` is uvloop when installed.
 
-    asyncio by default: with one CPU-bound worker and 128 connections, uvicorn on
-    uvloop left some requests unread for 1-2 s (p99 1.3 s, client timeouts; the app
-    itself took < 25 ms), where the stdlib loop kept p99 under ~0.1 s, at 2-3 % less
-    throughput and no difference for streams (bench notes in issue #7). uvloop
-    remains a choice for those who prefer the throughput.
+    Measured side by side (issue #7 notes): uvloop gives 2-3 % more throughput, a
+    lower p99 at concurrency 1, and with ``--workers N`` it spreads a burst of new
+    connections over the workers -- the stdlib loop accepts every waiting
+    connection at once, and in a benchmark run two workers used one core between
+    them (0.92x one worker at concurrency 32). The stdlib loop is fairer to new connections under
+    saturation: with one CPU-bound worker and 128 connections opened at once,
+    uvloop left some requests waiting 1-2 s (p99 1.3 s) where asyncio kept p99
+    near 0.1 s. Choose ``asyncio`` for one worker facing connection bursts.
     """
     if choice == "uvloop" and not _has("uvloop"):
         raise ConfigError("server.loop: uvloop is not installed (pip install uvloop)")
+    if choice == "auto":
+        return "uvloop" if _has("uvloop") else "asyncio"
     return choice
 
 
@@ -202,8 +207,8 @@ def _banner(settings: Settings, host: str, port: int, *, open_access: bool) -> N
             f"WARNING: reachable on {host}")
         print(f"aegis: open access: no gateway keys and no AEGIS_MASTER_KEY ({where}); "
               "create keys with `aegis keys create`", file=out)
-    print(f"aegis: listening on http://{host}:{port}/v1 ({settings.server.loop} event loop)",
-          file=out)
+    print(f"aegis: listening on http://{host}:{port}/v1 "
+          f"({event_loop(settings.server.loop)} event loop)", file=out)
 
 
 def _chat(args: argparse.Namespace) -> int:

@@ -44,7 +44,7 @@ def test_serves_on_the_configured_event_loop(tmp_path: Path, loop: str | None) -
         out = proc.communicate(timeout=30)[0].decode()
         fake.stop()
     assert proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
-    assert f"({loop or 'asyncio'} event loop)" in out
+    assert f"({loop or 'uvloop'} event loop)" in out  # auto: uvloop, installed here
 
 
 def test_an_unknown_event_loop_is_a_config_error(tmp_path: Path) -> None:

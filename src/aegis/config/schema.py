@@ -20,8 +20,8 @@ class ServerConfig(_Strict):
     port: int = Field(4000, ge=0, le=65535)
     max_body_mb: float = Field(32.0, gt=0)
     workers: int = Field(1, ge=1)
-    # the server's event loop; why asyncio by default: see aegis.cli.event_loop
-    loop: Literal["asyncio", "uvloop"] = "asyncio"
+    # the server's event loop (auto: uvloop when installed); the trade-off: aegis.cli.event_loop
+    loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
 
 class ProviderConfig(BaseModel):
