@@ -24,6 +24,16 @@ from tests.fakes.openai import FakeOpenAI
 from tests.servers import ServerThread
 
 
+@pytest.fixture
+def restore_root() -> Iterator[None]:
+    """Put the root logger's handlers and level back after a test configures logging."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 class ObservedEngine(Engine):
     """``Engine`` with the routing hooks called where the integration puts them."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import math
 import os
 import subprocess
@@ -277,15 +276,6 @@ def test_clean_text_remembers_only_clean_strings() -> None:
     for value in ("gpt-4o-mini-a", "gpt-4o-mini-b", "gpt-4o-mini-c"):
         clean.text(value)
     assert len(clean._clean) <= 3
-
-
-@pytest.fixture
-def restore_root() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.mark.usefixtures("restore_root")
