@@ -3,8 +3,8 @@
 Each check returns the reason it excludes a candidate, or None. They run in a
 fixed order (airgap, privacy, allow-lists, health, capabilities, context) so the
 explanation names the most fundamental rule first; ``Screen`` applies them to a
-pool. Nothing downstream -- fallback,
-retries, budget downgrades -- can add a candidate back.
+pool. Nothing downstream -- fallback, retries, budget downgrades -- can add a
+candidate back.
 """
 
 from __future__ import annotations
