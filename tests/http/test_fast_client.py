@@ -1,23 +1,21 @@
-"""``FastClient`` against real sockets on 127.0.0.1.
+"""``FastClient`` against real sockets on 127.0.0.1: ordinary traffic and the core
+scenarios.
 
 A uvicorn ASGI app covers the ordinary traffic (JSON, keep-alive, limits, SSE,
-large bodies); raw ``asyncio.start_server`` servers script the byte-level edge
-cases a real upstream or middlebox produces (odd chunking, closes, stalls). The
-core scenarios run again on uvloop, which is what production uses.
+large bodies); raw servers (``tests.http.raw``) script the byte-level scenarios,
+which run again on uvloop, what production uses. Further edge cases:
+``test_fast_client_edges``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import re
-import socket
 import ssl
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +24,22 @@ import pytest
 import uvloop
 
 from aegis.http import Timeouts, iter_sse
-from aegis.http.errors import ConnectError, ProtocolError, TransportTimeout
+from aegis.http.errors import ConnectError, TransportTimeout
 from aegis.http.fast import FastClient
-from aegis.http.pool import HIGH_WATER, Pool
 from tests.fakes.base import FakeUpstream
 from tests.fakes.openai import FakeOpenAI
-
-FAST = Timeouts(connect=2.0, read=2.0, total=10.0)
-
-
-def pool_of(client: FastClient) -> Pool:
-    (pool,) = client._pools.values()
-    return pool
-
+from tests.http.raw import (
+    FAST,
+    RawConn,
+    get,
+    leaked_tasks,
+    ok,
+    pattern,
+    pool_of,
+    raw_server,
+    serve_ok,
+    stall_after_headers,
+)
 
 # -- an ASGI app served by uvicorn in a thread -----------------------------------
 
@@ -83,7 +84,7 @@ class App(FakeUpstream):
             self.in_flight -= 1
             await self._reply(send, b'{"slow":true}')
         elif path == "/big":
-            await self._reply(send, _pattern(int(query)))
+            await self._reply(send, pattern(int(query)))
         elif path == "/upload":
             digest = hashlib.sha256(body).hexdigest()
             await self._reply(send, orjson.dumps({"len": len(body), "sha256": digest}))
@@ -106,10 +107,6 @@ class App(FakeUpstream):
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": payload})
-
-
-def _pattern(n: int) -> bytes:
-    return (bytes(range(256)) * (n // 256 + 1))[:n]
 
 
 @pytest.fixture(scope="module")
@@ -185,15 +182,15 @@ async def test_sse_arrives_incrementally(app: App) -> None:
 
 async def test_large_bodies_both_ways(app: App) -> None:
     client = FastClient()
-    up = _pattern(1_000_000)
+    up = pattern(1_000_000)
     resp = await client.request("POST", f"{app.base_url}/upload", body=up, timeouts=FAST)
     assert orjson.loads(await resp.aread()) == {
         "len": len(up), "sha256": hashlib.sha256(up).hexdigest()}
     resp = await client.request("GET", f"{app.base_url}/big?1000000", timeouts=FAST)
-    assert await resp.aread() == _pattern(1_000_000)
+    assert await resp.aread() == pattern(1_000_000)
     resp = await client.request("GET", f"{app.base_url}/big?1000000", timeouts=FAST)
     chunks = [c async for c in resp.aiter_bytes()]
-    assert b"".join(chunks) == _pattern(1_000_000)
+    assert b"".join(chunks) == pattern(1_000_000)
     assert len(app.clients) == 1
     await client.aclose()
 
@@ -221,133 +218,6 @@ async def test_openai_shaped_stream_keeps_its_connection() -> None:
         pool = pool_of(client)
         assert pool.size == 1 and len(pool.idle) == 1
         await client.aclose()
-
-
-# -- raw servers for byte-level edge cases ---------------------------------------
-
-
-class RawConn:
-    def __init__(self, server: RawServer, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, index: int) -> None:
-        self.server = server
-        self.reader = reader
-        self.writer = writer
-        self.index = index  # 1 for the first connection the server accepted
-
-    async def read_request(self) -> bytes | None:
-        """The request head (body read and recorded too), or None at EOF."""
-        try:
-            head = await self.reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return None
-        match = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-        body = await self.reader.readexactly(int(match.group(1))) if match else b""
-        self.server.requests.append((head, body))
-        return head
-
-    def send(self, data: bytes) -> None:
-        self.writer.write(data)
-
-    async def wait_eof(self) -> None:
-        with contextlib.suppress(ConnectionError):
-            while await self.reader.read(65536):
-                pass
-        self.server.eofs += 1
-        self.server.eof.set()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-Handler = Callable[[RawConn], Awaitable[None]]
-
-
-class RawServer:
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.connections = 0
-        self.eofs = 0
-        self.eof = asyncio.Event()
-        self.requests: list[tuple[bytes, bytes]] = []
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.port = 0
-        self.scheme = "http"
-        self._server: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
-
-    async def start(self, ssl_context: ssl.SSLContext | None) -> None:
-        self.scheme = "https" if ssl_context else "http"
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=ssl_context)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.tasks.add(task)
-        self.connections += 1
-        conn = RawConn(self, reader, writer, self.connections)
-        try:
-            await self.handler(conn)
-            await writer.drain()
-        except (ConnectionError, ssl.SSLError, asyncio.CancelledError):
-            pass  # stop() cancels stalled handlers; finish quietly
-        finally:
-            writer.close()
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-
-@contextlib.asynccontextmanager
-async def raw_server(
-    handler: Handler, ssl_context: ssl.SSLContext | None = None
-) -> AsyncIterator[RawServer]:
-    server = RawServer(handler)
-    await server.start(ssl_context)
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-def ok(body: bytes = b"ok", extra: str = "") -> bytes:
-    return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode() + body
-
-
-async def serve_ok(conn: RawConn) -> None:
-    while await conn.read_request() is not None:
-        conn.send(ok())
-    await conn.wait_eof()
-
-
-async def stall_after_headers(conn: RawConn) -> None:
-    await conn.read_request()
-    conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
-    await conn.wait_eof()
-
-
-async def get(client: FastClient, url: str, timeouts: Timeouts = FAST) -> bytes:
-    resp = await client.request("GET", url, timeouts=timeouts)
-    return await resp.aread()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def leaked_tasks(before: set[asyncio.Task[Any]], server: RawServer) -> set[asyncio.Task[Any]]:
-    return {t for t in asyncio.all_tasks() - before if t not in server.tasks and not t.done()}
 
 
 # Scenarios that also run on uvloop (see ``test_on_uvloop``).
@@ -507,14 +377,14 @@ async def test_tls_with_an_ssl_context_and_streaming(certs: tuple[Path, Path]) -
 
     async def big(conn: RawConn) -> None:
         while await conn.read_request() is not None:
-            conn.send(ok(_pattern(2_000_000)))
+            conn.send(ok(pattern(2_000_000)))
 
     async with raw_server(big, server_ctx) as server:
         client = FastClient(verify=ssl.create_default_context(cafile=str(cert)))
         resp = await client.request("GET", server.url, timeouts=FAST)
         await asyncio.sleep(0.2)  # let it fill up to the high-water mark
-        assert b"".join([c async for c in resp.aiter_bytes()]) == _pattern(2_000_000)
-        assert await get(client, server.url) == _pattern(2_000_000)
+        assert b"".join([c async for c in resp.aiter_bytes()]) == pattern(2_000_000)
+        assert await get(client, server.url) == pattern(2_000_000)
         assert server.connections == 1
         await client.aclose()
 
@@ -556,389 +426,6 @@ def test_on_uvloop(
         runner.run(main())
 
 
-async def test_request_head() -> None:
-    async with raw_server(serve_ok) as server:
-        client = FastClient()
-        await (await client.request("POST", server.url + "/a b?q=1", body=b"",
-                                    headers={"Accept-Encoding": "gzip", "X-Id": "7"})).aread()
-        await (await client.request("get", server.url + "/models", body=b"")).aread()
-        await (await client.request("POST", server.url, body=b"xyz",
-                                    headers={"content-length": "999"})).aread()
-        heads = [head.decode() for head, _ in server.requests]
-        assert heads[0].startswith("POST /a%20b?q=1 HTTP/1.1\r\n")
-        assert "Accept-Encoding: gzip\r\n" in heads[0]
-        assert "identity" not in heads[0]
-        assert "X-Id: 7\r\n" in heads[0]
-        assert "Content-Length: 0\r\n" in heads[0]
-        assert f"Host: 127.0.0.1:{server.port}\r\n" in heads[0]
-        assert "User-Agent: aegis\r\n" in heads[0]
-        assert heads[1].startswith("GET /models HTTP/1.1\r\n")
-        assert "content-length" not in heads[1].lower()
-        assert "Content-Length: 3\r\n" in heads[2] and "999" not in heads[2]
-        assert server.requests[2][1] == b"xyz"
-        with pytest.raises(ValueError):
-            await client.request("GET", server.url, headers={"X-Evil": "a\r\nInjected: 1"})
-        with pytest.raises(ValueError):
-            await client.request("GET", "ftp://127.0.0.1/")
-        await client.aclose()
-
-
-async def test_response_headers_lower_cased_and_joined() -> None:
-    async def handler(conn: RawConn) -> None:
-        await conn.read_request()
-        conn.send(b"HTTP/1.1 201 Created\r\nX-Thing: a\r\nx-thing: b\r\nContent-Type: text/plain"
-                  b"\r\nContent-Length: 2\r\n\r\nhi")
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        resp = await client.request("GET", server.url)
-        assert resp.status == 201
-        assert resp.headers["x-thing"] == "a, b"
-        assert resp.headers["content-type"] == "text/plain"
-        assert pool_of(client).idle  # a body that came with the headers frees the connection
-        assert [c async for c in resp.aiter_bytes()] == [b"hi"]
-        with pytest.raises(RuntimeError):
-            await resp.aread()
-        await client.aclose()
-
-
-async def test_close_delimited_body() -> None:
-    async def handler(conn: RawConn) -> None:
-        await conn.read_request()
-        conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello ")
-        await asyncio.sleep(0.02)
-        conn.send(b"world")
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        assert await get(client, server.url) == b"hello world"
-        assert await get(client, server.url) == b"hello world"
-        assert server.connections == 2
-        await client.aclose()
-
-
-@pytest.mark.parametrize(
-    "reply",
-    [
-        ok(extra="Connection: close\r\n"),
-        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
-    ],
-    ids=["connection-close", "http-1.0"],
-)
-async def test_connection_close_and_http10_are_not_reused(reply: bytes) -> None:
-    async def handler(conn: RawConn) -> None:
-        await conn.read_request()
-        conn.send(reply)
-        await conn.wait_eof()
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        assert await get(client, server.url) == b"ok"
-        await asyncio.wait_for(server.eof.wait(), 2)  # we closed it
-        assert await get(client, server.url) == b"ok"
-        assert server.connections == 2
-        assert pool_of(client).size == 0
-        await client.aclose()
-
-
-async def test_http10_keep_alive_is_reused() -> None:
-    async def handler(conn: RawConn) -> None:
-        while await conn.read_request() is not None:
-            conn.send(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        for _ in range(2):
-            assert await get(client, server.url) == b"ok"
-        assert server.connections == 1
-        await client.aclose()
-
-
-async def test_idle_connection_closed_by_server_is_discarded() -> None:
-    async def handler(conn: RawConn) -> None:
-        await conn.read_request()
-        conn.send(ok())
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        assert await get(client, server.url) == b"ok"
-        await asyncio.sleep(0.05)  # the server's FIN arrives while the connection is idle
-        pool = pool_of(client)
-        assert pool.size == 0 and not pool.idle
-        assert await get(client, server.url) == b"ok"
-        assert server.connections == 2
-        await client.aclose()
-
-
-async def test_fresh_connection_closed_without_answer_is_an_error() -> None:
-    async def handler(conn: RawConn) -> None:
-        await conn.read_request()
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        with pytest.raises(ProtocolError):
-            await get(client, server.url)
-        assert server.connections == 1  # no retry: it was not a reused connection
-        await client.aclose()
-
-
-async def test_server_closing_mid_body() -> None:
-    async def handler(conn: RawConn) -> None:
-        await conn.read_request()
-        conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
-        await asyncio.sleep(0.02)
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        resp = await client.request("GET", server.url)
-        with pytest.raises(ProtocolError):
-            await resp.aread()
-        resp = await client.request("GET", server.url)
-        chunks = resp.aiter_bytes()
-        assert await anext(chunks) == b"0123456789"
-        with pytest.raises(ProtocolError):
-            await anext(chunks)
-        assert pool_of(client).size == 0
-        await client.aclose()
-
-
-async def test_total_timeout() -> None:
-    async def trickle(conn: RawConn) -> None:
-        await conn.read_request()
-        conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        while True:
-            conn.send(b"1\r\nx\r\n")
-            await asyncio.sleep(0.02)
-
-    async def never(conn: RawConn) -> None:
-        await conn.read_request()
-        await conn.wait_eof()
-
-    async with raw_server(trickle) as server:
-        client = FastClient()
-        resp = await client.request("GET", server.url, timeouts=Timeouts(read=1, total=0.3))
-        start = time.monotonic()
-        with pytest.raises(TransportTimeout) as err:
-            await resp.aread()
-        assert err.value.phase == "total"
-        assert time.monotonic() - start < 1
-        resp = await client.request("GET", server.url, timeouts=Timeouts(read=1, total=0.3))
-        with pytest.raises(TransportTimeout) as err:
-            async for _ in resp.aiter_bytes():
-                await asyncio.sleep(0.05)  # a slow consumer: data is always waiting
-        assert err.value.phase == "total"
-        await client.aclose()
-
-    async with raw_server(never) as server:
-        client = FastClient()
-        with pytest.raises(TransportTimeout) as err:
-            await get(client, server.url, Timeouts(read=5, total=0.2))
-        assert err.value.phase == "total"
-        await client.aclose()
-
-
-async def test_connect_refused() -> None:
-    client = FastClient()
-    with pytest.raises(ConnectError):
-        await get(client, f"http://127.0.0.1:{free_port()}/")
-    assert pool_of(client).size == 0
-    await client.aclose()
-
-
-@pytest.mark.parametrize(
-    "reply", [b"HTTP/1.1 2x0 OK\r\n\r\n", b"hello there\r\n\r\n",
-              b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"],
-    ids=["status", "garbage", "chunk-size"],
-)
-async def test_malformed_response(reply: bytes) -> None:
-    async def handler(conn: RawConn) -> None:
-        await conn.read_request()
-        conn.send(reply)
-        await conn.wait_eof()
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        with pytest.raises(ProtocolError):
-            await get(client, server.url)
-        await asyncio.wait_for(server.eof.wait(), 2)
-        assert pool_of(client).size == 0
-        await client.aclose()
-
-
-async def test_cancel_while_waiting_for_headers() -> None:
-    async def never(conn: RawConn) -> None:
-        await conn.read_request()
-        await conn.wait_eof()
-
-    async with raw_server(never) as server:
-        client = FastClient()
-        before = asyncio.all_tasks()
-        task = asyncio.create_task(get(client, server.url))
-        await asyncio.sleep(0.05)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        await asyncio.wait_for(server.eof.wait(), 2)
-        assert pool_of(client).size == 0
-        assert not leaked_tasks(before, server)
-        await client.aclose()
-
-
-async def test_aclose_mid_stream_closes_after_the_drain_grace() -> None:
-    async with raw_server(stall_after_headers) as server:
-        client = FastClient(drain_timeout=0.1)
-        resp = await client.request("GET", server.url)
-        assert await anext(resp.aiter_bytes()) == b"first"
-        start = time.monotonic()
-        await resp.aclose()
-        await asyncio.wait_for(server.eof.wait(), 2)
-        assert time.monotonic() - start < 0.5
-        assert pool_of(client).size == 0
-        await client.aclose()
-
-    async with raw_server(stall_after_headers) as server:
-        client = FastClient(drain_timeout=0)
-        resp = await client.request("GET", server.url)
-        await resp.aclose()
-        await asyncio.wait_for(server.eof.wait(), 0.2)
-        await client.aclose()
-
-
-async def test_aclose_before_the_terminator_keeps_the_connection() -> None:
-    async def handler(conn: RawConn) -> None:
-        await conn.read_request()
-        conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  b"e\r\ndata: [DONE]\n\n\r\n")
-        await asyncio.sleep(0.03)
-        conn.send(b"0\r\n\r\n")
-        await serve_ok(conn)
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        resp = await client.request("GET", server.url)
-        assert await anext(resp.aiter_bytes()) == b"data: [DONE]\n\n"
-        await resp.aclose()
-        await asyncio.sleep(0.06)
-        assert await get(client, server.url) == b"ok"
-        assert server.connections == 1
-        await client.aclose()
-
-
-async def test_back_pressure_pauses_reading() -> None:
-    size = 8 * 1024 * 1024
-
-    async def handler(conn: RawConn) -> None:
-        await conn.read_request()
-        conn.send(ok(_pattern(size)))
-        await conn.writer.drain()
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        resp = await client.request("GET", server.url)
-        await asyncio.sleep(0.3)
-        conn = resp._conn
-        assert conn is not None and conn._paused
-        assert conn._buffered < HIGH_WATER + 1024 * 1024
-        body = b"".join([c async for c in resp.aiter_bytes()])
-        assert body == _pattern(size)
-        await client.aclose()
-
-
-async def test_head_204_and_interim_responses_keep_the_connection_in_sync() -> None:
-    async def handler(conn: RawConn) -> None:
-        while (head := await conn.read_request()) is not None:
-            if head.startswith(b"HEAD"):
-                conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
-            elif b"/204" in head:
-                conn.send(b"HTTP/1.1 204 No Content\r\n\r\n")
-            elif b"/103" in head:
-                conn.send(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n" + ok(b"late"))
-            else:
-                conn.send(ok())
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        resp = await client.request("HEAD", server.url)
-        assert resp.headers["content-length"] == "100"
-        assert await resp.aread() == b""
-        assert await get(client, server.url) == b"ok"
-        resp = await client.request("GET", server.url + "/204")
-        assert resp.status == 204 and await resp.aread() == b""
-        resp = await client.request("GET", server.url + "/103")
-        assert resp.status == 200 and "link" not in resp.headers
-        assert await resp.aread() == b"late"
-        assert await get(client, server.url) == b"ok"
-        assert server.connections == 1
-        await client.aclose()
-
-
-async def test_bytes_after_the_response_spoil_the_connection() -> None:
-    async def handler(conn: RawConn) -> None:
-        while await conn.read_request() is not None:
-            conn.send(ok() + b"HTTP/1.1 200 OK\r\n")
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        assert await get(client, server.url) == b"ok"
-        assert await get(client, server.url) == b"ok"
-        assert server.connections == 2
-        await client.aclose()
-
-
-async def test_pool_wait_times_out_then_recovers() -> None:
-    async def handler(conn: RawConn) -> None:
-        if conn.index == 1:
-            await stall_after_headers(conn)
-        else:
-            await serve_ok(conn)
-
-    async with raw_server(handler) as server:
-        client = FastClient(max_connections=1, drain_timeout=0)
-        held = await client.request("GET", server.url)
-        with pytest.raises(TransportTimeout) as err:
-            await get(client, server.url, Timeouts(connect=0.1))
-        assert err.value.phase == "connect"
-        waiting = asyncio.create_task(get(client, server.url))
-        await asyncio.sleep(0.02)
-        await held.aclose()  # frees the slot for the queued request
-        assert await waiting == b"ok"
-        assert pool_of(client).size == 1
-        await client.aclose()
-
-
-async def test_idle_expiry_and_server_keep_alive_timeout() -> None:
-    async def handler(conn: RawConn) -> None:
-        while await conn.read_request() is not None:
-            conn.send(ok(extra="Keep-Alive: timeout=2, max=100\r\n"))
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        await get(client, server.url)
-        (conn,) = pool_of(client).idle
-        remaining = conn.expires_at - asyncio.get_running_loop().time()
-        assert 1.0 < remaining <= 1.5
-        await client.aclose()
-
-    async with raw_server(serve_ok) as server:
-        client = FastClient(keepalive_expiry=0.05)
-        await get(client, server.url)
-        await asyncio.sleep(0.1)
-        await get(client, server.url)
-        assert server.connections == 2
-        await asyncio.wait_for(server.eof.wait(), 2)  # the expired one was closed
-        await client.aclose()
-
-
-async def test_aclose_closes_idle_connections() -> None:
-    async with raw_server(serve_ok) as server:
-        client = FastClient()
-        await get(client, server.url)
-        await client.aclose()
-        await asyncio.wait_for(server.eof.wait(), 2)
-        with pytest.raises(RuntimeError):
-            await get(client, server.url)
-
-
 def test_one_client_across_event_loops(app: App) -> None:
     """Built before any loop runs (as the registry does) and survives a new loop."""
     client = FastClient()
@@ -957,40 +444,3 @@ def test_one_client_across_event_loops(app: App) -> None:
     assert b"GET" in asyncio.run(once(False))
     assert b"GET" in asyncio.run(once(True))
     assert len(app.clients) == 2
-
-
-async def test_unread_body_past_the_high_water_mark_does_not_wedge_the_connection() -> None:
-    size = HIGH_WATER + 50_000  # the read that completes the body also pauses reading
-
-    async def handler(conn: RawConn) -> None:
-        while await conn.read_request() is not None:
-            conn.send(ok(_pattern(size)))
-
-    async with raw_server(handler) as server:
-        client = FastClient()
-        resp = await client.request("GET", server.url)
-        await asyncio.sleep(0.1)
-        conn = resp._conn
-        assert conn is not None and conn.complete and conn._paused
-        await resp.aclose()  # complete but never read
-        assert await get(client, server.url, Timeouts(read=1)) == _pattern(size)
-        assert server.connections == 1
-        await client.aclose()
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("https://api.openai.com/v1/chat/completions",
-         (("https", "api.openai.com", 443), "/v1/chat/completions", "api.openai.com")),
-        ("HTTP://user:pw@127.0.0.1:8080?a=1#frag",
-         (("http", "127.0.0.1", 8080), "/?a=1", "127.0.0.1:8080")),
-        ("http://[::1]:9000/x y", (("http", "::1", 9000), "/x%20y", "[::1]:9000")),
-        ("https://bücher.example/", (("https", "xn--bcher-kva.example", 443), "/",
-                                     "xn--bcher-kva.example")),
-    ],
-)
-def test_split_url(url: str, expected: tuple[Any, str, str]) -> None:
-    from aegis.http.fast import _split_url
-
-    assert _split_url(url) == expected
