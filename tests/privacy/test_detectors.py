@@ -6,6 +6,7 @@ import dataclasses
 import json
 import random
 import sys
+from datetime import date
 from typing import Any
 
 import pytest
@@ -617,7 +618,7 @@ def test_checksum_validators() -> None:
     )
     bsn = c._bsn(rng)
     assert bsn_valid(bsn) and bsn_valid("111222333") and not bsn_valid("111222334")
-    nir = c._nir(rng, c.date(1980, 5, 1))
+    nir = c._nir(rng, date(1980, 5, 1))
     assert nir_valid(nir) and not nir_valid(nir[:-1] + str((int(nir[-1]) + 1) % 10))
     steuer = c._steuer_id(rng)
     assert steuer_id_valid(steuer) and not steuer_id_valid(
