@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -135,15 +137,35 @@ def _attempt_values(a: Attempt) -> tuple[Any, ...]:
         a.ttft_ms, a.error_kind, int(a.usage_estimated), c.key_id, c.key_name, c.team,
         _label(t.workspace), a.data_class or _label(t.data_class), _label(t.task_type),
         _label(t.quality), _label(t.complexity), _label(t.strategy), t.batch_size,
-        json.dumps([str(tag) for tag in t.tags], ensure_ascii=False) if t.tags else None,
+        _tags_json(map(str, t.tags)) if t.tags else None,
     )
 
 
+def _tags_json(tags: Iterable[str]) -> str:
+    """``json.dumps(list(tags), ensure_ascii=False)``, at a third of the cost.
+
+    ``json.dumps`` with any non-default option builds a new encoder per call; a list
+    of strings is ``[`` + each string JSON-quoted, joined by ``", "`` + ``]``.
+    """
+    return "[" + ", ".join(map(encode_basestring, tags)) + "]"
+
+
 def _insert_chunks(conn: sqlite3.Connection, values: Sequence[tuple[Any, ...]]) -> None:
+    """Bind every row's values, flattened once for the whole batch, chunk by chunk.
+
+    ``None`` is bound as NaN: SQLite stores a NaN double as NULL
+    (``sqlite3_bind_double``), so the row is identical, but Python's sqlite3 sends
+    ``None`` through the adapter protocol (a raised and cleared AttributeError per
+    value, ~0.4 us with the GIL held) while a float binds in ~0.03 us. Rows carry
+    about ten ``None`` columns. A NaN value upstream was, and still is, stored as NULL.
+    """
+    nan = math.nan
+    flat = [nan if v is None else v for row in values for v in row]
+    width = len(_ROW_COLUMNS)
     done, total = 0, len(values)
     while done < total:
         size = next(n for n in _CHUNKS if n <= total - done)
-        conn.execute(_INSERTS[size], [v for row in values[done:done + size] for v in row])
+        conn.execute(_INSERTS[size], flat[done * width:(done + size) * width])
         done += size
 
 

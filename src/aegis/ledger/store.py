@@ -232,9 +232,13 @@ _REQUIRED_TEXT = {"request_id", "provider", "model", "upstream_model", "route", 
 
 
 def _label(value: object) -> str | None:
-    """Task fields may be enums (``DataClass``) or text; rows store the text."""
-    if value is None:
-        return None
+    """Task fields may be enums (``DataClass``) or text; rows store the text.
+
+    Plain text and ``None`` return first: the writer thread labels five fields per
+    row, and an ``isinstance`` check against ``Enum``'s metaclass costs 0.1 us each.
+    """
+    if value is None or type(value) is str:
+        return value
     return str(value.value) if isinstance(value, enum.Enum) else str(value)
 
 
