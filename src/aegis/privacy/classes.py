@@ -14,8 +14,9 @@ to drive a later redaction pass, nothing more.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 __all__ = ["HEALTH_KINDS", "DataClass", "Finding", "Scan", "combine_findings", "scan_result"]
@@ -213,10 +214,20 @@ def combine_findings(findings: tuple[Finding, ...] | list[Finding]) -> DataClass
     return result
 
 
+# The result of a scan that found nothing, per declared class: most requests.
+# Building one costs more than the scan of a short prompt (the frozen dataclass's
+# __init__, enum comparisons in ``max``); a Scan is immutable, so one is shared.
+_NOTHING_FOUND: Mapping[DataClass, Scan] = MappingProxyType(
+    {member: Scan(member, (), member) for member in DataClass}
+)
+
+
 def scan_result(
     findings: tuple[Finding, ...] | list[Finding], declared: DataClass = DataClass.PUBLIC
 ) -> Scan:
     """Build a ``Scan``; the effective class is never below ``declared``."""
+    if not findings:
+        return _NOTHING_FOUND[declared]
     found = tuple(findings)
     return Scan(
         data_class=max(declared, combine_findings(found)), findings=found, declared=declared

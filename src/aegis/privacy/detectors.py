@@ -155,16 +155,6 @@ class RegexDetector:
         """
         if not text:
             return []
-        findings: list[Finding] = []
-        detector = self.name
-
-        def add(kind: str, data_class: DataClass, start: int, end: int) -> None:
-            if not spans:
-                start = end = -1
-            findings.append(
-                make_finding(kind, data_class, message_index, location, start, end, detector)
-            )
-
         views: TextViews | None = None
         if prefilter:
             views = text_views(text, lowercase)
@@ -176,7 +166,17 @@ class RegexDetector:
             hits = LEXICON.find_words(text, lowered)
             has_digit = p.DIGIT.search(text) is not None
         if not hits and not has_digit and "@" not in text:
-            return findings  # nothing any kind below could start from
+            return []  # nothing any kind below could start from (most short prompts)
+        findings: list[Finding] = []
+        detector = self.name
+
+        def add(kind: str, data_class: DataClass, start: int, end: int) -> None:
+            if not spans:
+                start = end = -1
+            findings.append(
+                make_finding(kind, data_class, message_index, location, start, end, detector)
+            )
+
         if stop_at_phi and self.health_class is PHI:
             # Health context without doses implies health context with them.
             span = health_context(hits, lowered)

@@ -93,8 +93,14 @@ class Lexicon:
         hits: list[Hit] = []
         entries = self.entries
         known: dict[str, _Entry] = {}  # stem words
-        for m in self.index.finditer(words):
+        # ``search`` from the end of each match, not ``finditer``: the same matches
+        # (none is empty), without the ~0.5 us that creating the iterator costs --
+        # most of this call on a short prompt, which usually has no match at all.
+        search = self.index.search
+        m = search(words)
+        while m is not None:
             i, j = m.span()
+            m = search(words, j)
             j -= 1  # the view is padded by one space
             word = lowered[i:j]
             entry = entries.get(word) or known.get(word)

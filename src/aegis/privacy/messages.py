@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from aegis.privacy.classes import HEALTH_KINDS, DataClass, Finding, Scan, scan_result
@@ -70,17 +71,22 @@ def scan_messages(
     if not exhaustive and declared is DataClass.PHI:
         return scan_result(findings, declared)
     tracker = None if exhaustive else _PhiTracker()
-    tool_segments = (
-        (-1, segment)
-        for index, tool in enumerate(tools or ())
-        for segment in _walk(tool, f"tools[{index}]")
-    )
-    for source in (_message_segments(messages), tool_segments):
-        for index, (location, text, exact) in source:
-            found = _located(detector, text, index, location, exact, exhaustive)
-            findings.extend(found)
+    segments: Iterable[tuple[int, Segment]] = _message_segments(messages)
+    if tools:  # walked lazily: scanning may stop at PHI before the tools
+        segments = chain(
+            segments,
+            (
+                (-1, segment)
+                for index, tool in enumerate(tools)
+                for segment in _walk(tool, f"tools[{index}]")
+            ),
+        )
+    for index, (location, text, exact) in segments:
+        found = _located(detector, text, index, location, exact, exhaustive)
+        if found:
+            findings += found
             if tracker is not None and tracker.reached(found):
-                return scan_result(findings, declared)
+                break
     return scan_result(findings, declared)
 
 
@@ -123,6 +129,8 @@ def scan_request(
     )
     if not exhaustive and base.data_class is DataClass.PHI:
         return base
+    if not (request.response_format or request.extra or request.stop):
+        return base  # nothing else to scan (skips building the generator below)
     tracker = None if exhaustive else _PhiTracker(base.findings)
     extra: list[Finding] = []
     for location, text, exact in _request_extras(request):

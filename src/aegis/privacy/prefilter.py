@@ -31,7 +31,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "TextViews",
@@ -108,6 +108,7 @@ _LOWER = _table(str.lower)
 # space as themselves; other whitespace a tab; anything else x.
 _SHAPE = _table(_shape_symbol)
 _WORD_CHAR = b"0Aaim\xb5w"  # the characters of ``shape`` that are \w in the text
+_DIGIT_SYMBOL = ord("0")  # every decimal digit is this in ``shape``
 
 # Each pattern below is the candidate test for one detector pattern, written
 # for ``shape``; each starts with a literal (0 or A) that ``re`` skips to.
@@ -127,8 +128,11 @@ _UNITS = _table(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TextViews:
+class TextViews(NamedTuple):
+    """A text's views. A named tuple, not a frozen dataclass: built once per
+    scanned text, and a frozen dataclass's ``__init__`` (one ``object.__setattr__``
+    per field) cost more than the views themselves on a short prompt."""
+
     lowered: str  # as ``lexicon.lowercase``
     words: bytes  # ``word_view(lowered)``
     raw: bytes  # the text in Latin-1, stand-ins (``_shape_stand_in``) for the rest
@@ -136,7 +140,9 @@ class TextViews:
 
     @property
     def has_digit(self) -> bool:
-        return b"0" in self.shape
+        # An int operand: ``bytes.__contains__`` tries an int first, and a bytes
+        # operand costs ~0.2 us in the TypeError it raises and swallows.
+        return _DIGIT_SYMBOL in self.shape
 
 
 def _latin1(text: str, errors: str) -> bytes:
