@@ -178,11 +178,11 @@ def _http_protocol() -> Any:
 def event_loop(choice: str) -> str:
     """The event loop uvicorn runs (``server.loop``): ``auto`` is uvloop when installed.
 
-    Measured side by side (issue #7 notes): uvloop gives 2-3 % more throughput, a
-    lower p99 at concurrency 1, and with ``--workers N`` it spreads a burst of new
-    connections over the workers -- the stdlib loop accepts every waiting
-    connection at once, and in a benchmark run two workers used one core between
-    them (0.92x one worker at concurrency 32). The stdlib loop is fairer to new connections under
+    Measured side by side (issue #7 notes): uvloop gives 2-3 % more throughput and
+    a lower p99 at concurrency 1, and with ``--workers N`` it usually spreads a
+    burst of new connections over the workers (7 of 8 benchmark rounds), where the
+    stdlib loop accepts every waiting connection at once and one worker took them
+    all in 3 of 4 rounds. The stdlib loop is fairer to new connections under
     saturation: with one CPU-bound worker and 128 connections opened at once,
     uvloop left some requests waiting 1-2 s (p99 1.3 s) where asyncio kept p99
     near 0.1 s. Choose ``asyncio`` for one worker facing connection bursts.
