@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -158,12 +159,33 @@ def _serve(args: argparse.Namespace) -> int:
         # each worker builds its own app; every worker writes its metrics here, one scrape sums
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="aegis-prom-"))
         clear_multiprocess_dir()
-        uvicorn.run("aegis.gateway.app:create_app", factory=True, workers=workers, **kwargs)
+        _run_workers(workers, host, port, kwargs)
         return 0
     app = create_app(settings)
     _banner(settings, host, port, open_access=app.auth.open())
     uvicorn.run(app, **kwargs)
     return 0
+
+
+def _run_workers(workers: int, host: str, port: int, kwargs: dict[str, Any]) -> None:
+    """uvicorn's supervisor and workers; on Linux each worker listens on its own
+    ``SO_REUSEPORT`` socket (see ``aegis.gateway.server``), elsewhere on a shared one."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from aegis.gateway.server import ReusePortListener, bind_reuse_port, reuse_port_supported
+
+    if not reuse_port_supported() or port == 0:
+        uvicorn.run("aegis.gateway.app:create_app", factory=True, workers=workers, **kwargs)
+        return
+    try:
+        bind_reuse_port(host, port).close()  # in use by another program: say so now
+    except OSError as exc:
+        raise ConfigError(f"server: cannot listen on {host}:{port}: {exc}") from None
+    config = uvicorn.Config("aegis.gateway.app:create_app", factory=True, workers=workers,
+                            **kwargs)
+    with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl+C is a normal stop
+        Multiprocess(config, sockets=[ReusePortListener(host, port)]).run()  # type: ignore[list-item]
 
 
 def _http_protocol() -> Any:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -71,3 +76,80 @@ def test_two_workers_share_budgets_ledger_and_metrics(served) -> None:
     store.close()
     assert len(rows) == len(fake.requests) == ok
     assert sum(r.cost_usd for r in rows) <= LIMIT
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def _sockets_on(port: int, pids: list[int], state: str) -> dict[int, int]:
+    """How many TCP sockets in ``state`` (LISTEN 0A, ESTABLISHED 01) on local ``port``
+    each process holds, from /proc (Linux)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            inodes.add(fields[9])
+    held = {}
+    for pid in pids:
+        count = 0
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                count += 1
+        held[pid] = count
+    return held
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT balancing: Linux")
+def test_each_worker_listens_on_its_own_socket_and_bursts_are_spread(served) -> None:
+    """One worker must not take a whole burst of new connections (it did with one
+    shared listening socket): each worker has its own SO_REUSEPORT listener."""
+    url, proc, _, _ = served
+    port = int(url.rsplit(":", 1)[1])
+    workers = [p for p in _children(proc.pid)
+               if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+    assert len(workers) == 2
+    assert _sockets_on(port, [proc.pid], "0A") == {proc.pid: 0}  # the supervisor never listens
+    assert _sockets_on(port, workers, "0A") == {w: 1 for w in workers}
+    burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            held = _sockets_on(port, workers, "01")
+            if sum(held.values()) == len(burst) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert sum(held.values()) == len(burst)
+        assert all(n > 0 for n in held.values()), held
+    finally:
+        for s in burst:
+            s.close()
+
+
+def test_a_port_held_by_another_program_is_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "aegis.yaml"
+    config.write_text(yaml.safe_dump({"storage": {"url": f"sqlite:///{tmp_path / 'a.db'}"}}))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AEGIS_", "PROMETHEUS_"))}
+        done = subprocess.run(
+            [sys.executable, "-m", "aegis.cli", "serve", "--config", str(config), "--port",
+             str(port), "--workers", "2"], env=env, cwd=tmp_path, capture_output=True,
+            text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr

@@ -1,4 +1,7 @@
-"""uvicorn's httptools protocol, sending a response's head together with its body.
+"""How Aegis runs under uvicorn: the HTTP protocol, and each worker's own listener.
+
+``HeadWithBodyProtocol`` -- uvicorn's httptools protocol, sending a response's
+head together with its body.
 
 uvicorn writes the status line and headers as soon as the app sends
 ``http.response.start``, then the body as a second write: two ``send`` calls,
@@ -15,11 +18,20 @@ the head go out at once.
 
 Only the transport seen by uvicorn's protocol changes; parsing, keep-alive, flow
 control and shutdown are uvicorn's.
+
+``ReusePortListener`` -- with ``--workers N`` uvicorn binds one socket in the
+supervisor and every worker accepts from it; whichever worker wakes first takes
+a whole burst of new connections (in benchmark rounds, one of two workers
+accepted all 32 of wrk's connections, and the pair served like one worker). With
+``SO_REUSEPORT`` each worker listens on its own socket and the kernel spreads new
+connections over them by connection hash.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -71,3 +83,43 @@ class HeadWithBodyProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(_HeadWithBody(transport, self.loop))  # type: ignore[arg-type]
+
+
+def reuse_port_supported() -> bool:
+    """Linux balances connections over ``SO_REUSEPORT`` listeners; other systems may not."""
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def bind_reuse_port(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` that other ``SO_REUSEPORT`` sockets may share.
+
+    Not yet listening: uvicorn's server calls ``listen`` when it starts serving.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class ReusePortListener:
+    """What uvicorn's supervisor hands each worker instead of one shared socket.
+
+    uvicorn pickles a worker's sockets when it spawns the worker; unpickling this
+    in the worker binds that worker's own ``SO_REUSEPORT`` socket. The supervisor
+    itself never listens, so no connection can land where nobody accepts.
+    """
+
+    __slots__ = ("host", "port")
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        return bind_reuse_port, (self.host, self.port)
