@@ -201,13 +201,13 @@ def event_loop(choice: str) -> str:
     """The event loop uvicorn runs (``server.loop``): ``auto`` is uvloop when installed.
 
     Measured side by side (issue #7 notes): uvloop gives 2-3 % more throughput and
-    a lower p99 at concurrency 1, and with ``--workers N`` it usually spreads a
-    burst of new connections over the workers (7 of 8 benchmark rounds), where the
-    stdlib loop accepts every waiting connection at once and one worker took them
-    all in 3 of 4 rounds. The stdlib loop is fairer to new connections under
-    saturation: with one CPU-bound worker and 128 connections opened at once,
-    uvloop left some requests waiting 1-2 s (p99 1.3 s) where asyncio kept p99
-    near 0.1 s. Choose ``asyncio`` for one worker facing connection bursts.
+    a 0.3-0.5 ms lower p99 at concurrency 1. The stdlib loop is fairer to new
+    connections under saturation: with one CPU-bound worker and 128 connections
+    opened at once, uvloop left some requests waiting 1-2 s (p99 1.3 s) where
+    asyncio kept p99 near 0.1 s. Choose ``asyncio`` for one worker facing
+    connection bursts. (With a shared listening socket the stdlib loop also let one
+    of several workers accept a whole burst; workers on Linux now listen on their
+    own sockets, see ``aegis.gateway.server``.)
     """
     if choice == "uvloop" and not _has("uvloop"):
         raise ConfigError("server.loop: uvloop is not installed (pip install uvloop)")
