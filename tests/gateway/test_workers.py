@@ -122,8 +122,11 @@ def test_each_worker_listens_on_its_own_socket_and_bursts_are_spread(served) -> 
     workers = [p for p in _children(proc.pid)
                if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
     assert len(workers) == 2
+    deadline = time.monotonic() + 30  # the first worker answered; the other may still start
+    while _sockets_on(port, workers, "0A") != {w: 1 for w in workers}:
+        assert time.monotonic() < deadline, _sockets_on(port, workers, "0A")
+        time.sleep(0.05)
     assert _sockets_on(port, [proc.pid], "0A") == {proc.pid: 0}  # the supervisor never listens
-    assert _sockets_on(port, workers, "0A") == {w: 1 for w in workers}
     burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
     try:
         deadline = time.monotonic() + 10
