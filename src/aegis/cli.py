@@ -152,6 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
         store = open_store(settings.raw.storage.url)
         open_access = MasterKey.from_env() is None and not KeyStore(store).any_keys()
         store.close()
+        _check_port(host, port)  # before the banner says it listens
         _banner(settings, host, port, open_access=open_access)
         if args.config:
             os.environ["AEGIS_CONFIG"] = os.path.abspath(args.config)
@@ -173,19 +174,28 @@ def _run_workers(workers: int, host: str, port: int, kwargs: dict[str, Any]) -> 
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from aegis.gateway.server import ReusePortListener, bind_reuse_port, reuse_port_supported
+    from aegis.gateway.server import ReusePortListener, reuse_port_supported
 
     if not reuse_port_supported() or port == 0:
         uvicorn.run("aegis.gateway.app:create_app", factory=True, workers=workers, **kwargs)
         return
-    try:
-        bind_reuse_port(host, port).close()  # in use by another program: say so now
-    except OSError as exc:
-        raise ConfigError(f"server: cannot listen on {host}:{port}: {exc}") from None
     config = uvicorn.Config("aegis.gateway.app:create_app", factory=True, workers=workers,
                             **kwargs)
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl+C is a normal stop
         Multiprocess(config, sockets=[ReusePortListener(host, port)]).run()  # type: ignore[list-item]
+
+
+def _check_port(host: str, port: int) -> None:
+    """Workers bind their own sockets (``_run_workers``): a port another program holds
+    is reported here, once, rather than by every worker in a restart loop."""
+    from aegis.gateway.server import bind_reuse_port, reuse_port_supported
+
+    if not reuse_port_supported() or port == 0:
+        return
+    try:
+        bind_reuse_port(host, port).close()
+    except OSError as exc:
+        raise ConfigError(f"server: cannot listen on {host}:{port}: {exc}") from None
 
 
 def _http_protocol() -> Any:

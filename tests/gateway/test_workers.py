@@ -156,3 +156,4 @@ def test_a_port_held_by_another_program_is_a_clear_error(tmp_path: Path) -> None
             text=True, timeout=60)
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "listening on" not in done.stderr
