@@ -174,9 +174,9 @@ def _run_workers(workers: int, host: str, port: int, kwargs: dict[str, Any]) -> 
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from aegis.gateway.server import ReusePortListener, reuse_port_supported
+    from aegis.gateway.server import ReusePortListener, per_worker_listeners
 
-    if not reuse_port_supported() or port == 0:
+    if not per_worker_listeners(port):
         uvicorn.run("aegis.gateway.app:create_app", factory=True, workers=workers, **kwargs)
         return
     config = uvicorn.Config("aegis.gateway.app:create_app", factory=True, workers=workers,
@@ -188,9 +188,9 @@ def _run_workers(workers: int, host: str, port: int, kwargs: dict[str, Any]) -> 
 def _check_port(host: str, port: int) -> None:
     """Workers bind their own sockets (``_run_workers``): a port another program holds
     is reported here, once, rather than by every worker in a restart loop."""
-    from aegis.gateway.server import bind_reuse_port, reuse_port_supported
+    from aegis.gateway.server import bind_reuse_port, per_worker_listeners
 
-    if not reuse_port_supported() or port == 0:
+    if not per_worker_listeners(port):
         return
     try:
         bind_reuse_port(host, port).close()

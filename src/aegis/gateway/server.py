@@ -85,9 +85,11 @@ class HeadWithBodyProtocol(HttpToolsProtocol):
         super().connection_made(_HeadWithBody(transport, self.loop))  # type: ignore[arg-type]
 
 
-def reuse_port_supported() -> bool:
-    """Linux balances connections over ``SO_REUSEPORT`` listeners; other systems may not."""
-    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+def per_worker_listeners(port: int) -> bool:
+    """Whether workers should each listen on their own socket: Linux balances
+    connections over ``SO_REUSEPORT`` listeners (other systems may not), and only a
+    fixed port can be shared (port 0 would give every worker a different one)."""
+    return port != 0 and sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
 def bind_reuse_port(host: str, port: int) -> socket.socket:
