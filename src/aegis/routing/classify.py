@@ -41,6 +41,7 @@ _CONSTRAINT_PHRASES = ("at least", "at most", "only if")
 _LIST_ITEM = re.compile(r"(?:[-*\u2022]|\d+[.)])\s")
 
 
+_NO_NEEDS: frozenset[str] = frozenset()
 _SAMPLE = 4096  # characters of user text the task/complexity heuristics look at
 
 
@@ -65,15 +66,18 @@ def profile(
             data_class = scan.detected
             inferred["data_class"] = str(data_class)
 
-    needs: set[str] = set()
-    if kind == "embedding":
-        needs.add("embeddings")
-    if request.tools:
-        needs.add("tools")
-    if request.has_images:
-        needs.add("vision")
-    if request.json_mode:
-        needs.add("json")
+    needs = _NO_NEEDS
+    if kind == "embedding" or request.tools or request.has_images or request.json_mode:
+        wanted: set[str] = set()
+        if kind == "embedding":
+            wanted.add("embeddings")
+        if request.tools:
+            wanted.add("tools")
+        if request.has_images:
+            wanted.add("vision")
+        if request.json_mode:
+            wanted.add("json")
+        needs = frozenset(wanted)
 
     prompt_tokens = estimate_prompt_tokens(request.messages, request.tools)
     task_type = task.task_type or _task_type(text, kind)
@@ -88,7 +92,7 @@ def profile(
         quality=task.quality or "medium",
         complexity=complexity,
         batch_size=task.batch_size or 1,
-        needs=frozenset(needs),
+        needs=needs,
         prompt_tokens=prompt_tokens,
         output_tokens=request.max_tokens or output_cap,
         findings=findings,
@@ -123,11 +127,19 @@ class _Text:
         self.raw = raw
         self.lowered = raw.lower()
         self.words = frozenset(_WORD.findall(self.lowered))
-        self.has_code = (any(mark in raw for mark in _CODE_MARKS)
+        self.has_code = (any([mark in raw for mark in _CODE_MARKS])
                          or ("select" in self.words and "from" in self.words))
 
     def count(self, words: frozenset[str], phrases: tuple[str, ...] = ()) -> int:
-        return len(words & self.words) + sum(1 for p in phrases if p in self.lowered)
+        lowered = self.lowered
+        return len(words & self.words) + len([p for p in phrases if p in lowered])
+
+    def mentions(self, words: frozenset[str], phrases: tuple[str, ...] = ()) -> bool:
+        """``count(...) > 0``, stopping at the first hit."""
+        if not words.isdisjoint(self.words):
+            return True
+        lowered = self.lowered
+        return any([p in lowered for p in phrases])
 
 
 def _task_type(text: _Text, kind: str) -> str:
@@ -135,11 +147,11 @@ def _task_type(text: _Text, kind: str) -> str:
         return "embedding"
     if text.has_code:
         return "code"
-    if text.count(_EXTRACT, _EXTRACT_PHRASES):
+    if text.mentions(_EXTRACT, _EXTRACT_PHRASES):
         return "extraction"
-    if text.count(_RESEARCH):
+    if text.mentions(_RESEARCH):
         return "research"
-    if text.count(_GENERATE):
+    if text.mentions(_GENERATE):
         return "generation"
     return "chat"
 
@@ -149,7 +161,9 @@ def _complexity(text: _Text, prompt_tokens: int) -> str:
     score += min(3, prompt_tokens // 1500)  # long inputs
     score += min(2, text.count(_REASONING, _REASONING_PHRASES))
     score += 1 if text.has_code else 0
-    items = sum(1 for line in text.raw.splitlines() if _LIST_ITEM.match(line.lstrip()))
+    items = 0
+    if _LIST_ITEM.search(text.raw):  # a marker at a line's start is one anywhere, too
+        items = len([1 for line in text.raw.splitlines() if _LIST_ITEM.match(line.lstrip())])
     score += min(2, (items + text.count(_CONSTRAINT, _CONSTRAINT_PHRASES)) // 3)
     if score >= 6:
         return "very_high"

@@ -12,8 +12,9 @@ the weight of quality against cost and latency.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
+from math import log10
+from typing import NamedTuple
 
 from aegis.pricing import Prices
 from aegis.routing.decision import Candidate, Profile
@@ -24,6 +25,7 @@ from aegis.routing.policy import Weights
 QUALITY_FLOOR = (0.0, 0.0, 0.55, 0.75)
 COMPLEXITY_FLOOR = (0.0, 0.0, 0.5, 0.7)
 QUALITY_EMPHASIS = (0.5, 1.0, 2.0, 4.0)  # multiplies the quality weight in balanced
+LOCAL_BONUS = 10.0  # local_first: above any balanced score (those are within [0, 1])
 
 
 class Scored:
@@ -48,26 +50,44 @@ class Scored:
                 "locality": self.candidate.provider.locality}
 
 
+class Inputs(NamedTuple):
+    """What a strategy scores by: token counts and the expected latencies, in pool order.
+
+    Expected costs are derived (prices are fixed per candidate), so they are only
+    computed by the strategies that read them -- and by explanations.
+    """
+
+    prompt_tokens: int
+    output_tokens: int
+    latencies_ms: list[float]
+
+    def costs(self, candidates: Sequence[Candidate]) -> list[float]:
+        return expected_costs(candidates, self.prompt_tokens, self.output_tokens)
+
+
 class Ranked:
     """A strategy's ordering of the eligible candidates.
 
     Every request needs the order; only explanations read the per-candidate
-    figures, so ``Scored`` rows are made from the columns on first access.
+    figures, so ``Scored`` rows are made on first access.
     """
 
-    __slots__ = ("_columns", "_floor", "_order", "_rows", "candidates")
+    __slots__ = ("_floor", "_inputs", "_order", "_pool", "_rows", "_scores", "candidates")
 
     def __init__(self, pool: Sequence[Candidate], order: Sequence[int], floor: float,
-                 columns: tuple[list[float], list[float], list[float]]) -> None:
-        self.candidates = tuple(pool[i] for i in order)
+                 inputs: Inputs, scores: list[float]) -> None:
+        self.candidates = tuple(map(pool.__getitem__, order))
+        self._pool = pool
         self._order = order
         self._floor = floor
-        self._columns = columns  # cost_usd, latency_ms, score; in pool order
+        self._inputs = inputs
+        self._scores = scores  # in pool order
         self._rows: list[Scored] | None = None
 
     def rows(self) -> list[Scored]:
         if self._rows is None:
-            costs, lats, scores = self._columns
+            costs, lats = self._inputs.costs(self._pool), self._inputs.latencies_ms
+            scores = self._scores
             self._rows = [Scored(c, costs[i], lats[i], self._floor, scores[i])
                           for c, i in zip(self.candidates, self._order, strict=True)]
         return self._rows
@@ -79,8 +99,16 @@ def expected_cost(prices: Prices, prompt_tokens: int, output_tokens: int) -> flo
     return (prompt_tokens * p.input + output_tokens * p.output) / 1_000_000
 
 
-# A scorer: (candidates, expected costs, expected latencies, profile, weights) -> scores
-Scorer = Callable[[Sequence[Candidate], list[float], list[float], Profile, Weights], list[float]]
+def expected_costs(candidates: Sequence[Candidate], prompt_tokens: int,
+                   output_tokens: int) -> list[float]:
+    """``expected_cost`` of each candidate; untiered prices (most) without a call each."""
+    return [(prompt_tokens * r[0] + output_tokens * r[1]) / 1_000_000 if (r := c.rates)
+            else expected_cost(c.model.prices, prompt_tokens, output_tokens)
+            for c in candidates]
+
+
+# A scorer: (candidates, inputs, profile, weights) -> scores, higher first
+Scorer = Callable[[Sequence[Candidate], Inputs, Profile, Weights], list[float]]
 
 
 def rank(
@@ -91,64 +119,80 @@ def rank(
     latency: LatencyStats,
 ) -> Ranked:
     floor = max(QUALITY_FLOOR[profile.quality_rank], COMPLEXITY_FLOOR[profile.complexity_rank])
-    prompt, out_tokens = profile.prompt_tokens, min(profile.output_tokens, 512)
-    costs = [expected_cost(c.model.prices, prompt, out_tokens) for c in candidates]
-    lats = latency.expected_all(candidates, out_tokens)
+    out_tokens = min(profile.output_tokens, 512)
+    inputs = Inputs(profile.prompt_tokens, out_tokens,
+                    latency.expected_all(candidates, out_tokens))
     n = len(candidates)
     if strategy == "ordered" or n < 2:
-        return Ranked(candidates, range(n), floor, (costs, lats, [-float(i) for i in range(n)]))
-    scores = _SCORERS.get(strategy, _balanced)(candidates, costs, lats, profile, weights)
+        return Ranked(candidates, range(n), floor, inputs, [-float(i) for i in range(n)])
+    scores = _SCORERS.get(strategy, _balanced)(candidates, inputs, profile, weights)
     # floors first, then score; the sort is stable (reverse=True too), so equal scores
-    # keep catalog order
+    # keep catalog order. Qualities are validated within [0, 1], so a zero floor
+    # leaves nobody below it.
     by_score = sorted(range(n), key=scores.__getitem__, reverse=True)
-    below = [i for i in by_score if candidates[i].model.quality < floor]
-    if below:
-        by_score = [i for i in by_score if candidates[i].model.quality >= floor] + below
-    return Ranked(candidates, by_score, floor, (costs, lats, scores))
+    if floor > 0.0:
+        below = [i for i in by_score if candidates[i].quality < floor]
+        if below:
+            by_score = [i for i in by_score if candidates[i].quality >= floor] + below
+    return Ranked(candidates, by_score, floor, inputs, scores)
 
 
-def _norm(values: Sequence[float], *, log: bool = False) -> list[float]:
-    """Min-max to [0, 1]; log scale for costs, which span orders of magnitude."""
-    xs = [math.log10(v + 1e-9) for v in values] if log else list(values)
-    lo, hi = min(xs), max(xs)
-    if hi - lo < 1e-12:
-        return [0.0 for _ in xs]
-    span = hi - lo
-    return [(x - lo) / span for x in xs]
+def _balanced(cands: Sequence[Candidate], inputs: Inputs, profile: Profile,
+              weights: Weights, *, bonus: bool = False) -> list[float]:
+    """Weighted quality, cost and latency; cost and latency min-max normalised on a log
+    scale (costs span orders of magnitude), so each scores 1 at the pool's best, 0 at
+    its worst:
 
+        score = (wq * quality + wc * (1 - (cost - lo_c) / span_c)
+                 + wl * (1 - (latency - lo_l) / span_l)) / (wq + wc + wl)
 
-def _balanced(cands: Sequence[Candidate], costs: list[float], lats: list[float],
-              profile: Profile, weights: Weights) -> list[float]:
-    cost = _norm(costs, log=True)
-    lat = _norm(lats, log=True)
+    computed as ``k + a * quality - b * cost - c * latency`` with the constants folded
+    per request: CPython allocates a float per operation, and per candidate that is
+    most of ``rank``'s cost (measured ~6 µs → ~2 µs for 13 candidates). Equal to the
+    formula up to float rounding (tested).
+    """
+    p, o = inputs.prompt_tokens, inputs.output_tokens
+    cost_logs = [log10((p * r[0] + o * r[1]) / 1_000_000 + 1e-9) if (r := c.rates)
+                 else log10(expected_cost(c.model.prices, p, o) + 1e-9) for c in cands]
+    lat_logs = [log10(la + 1e-9) for la in inputs.latencies_ms]
     wq = weights.quality * QUALITY_EMPHASIS[max(profile.quality_rank,
                                                 profile.complexity_rank)]
     wc, wl = weights.cost, weights.latency
     total = wq + wc + wl or 1.0
-    return [(wq * cand.model.quality + wc * (1 - c) + wl * (1 - la)) / total
-            for cand, c, la in zip(cands, cost, lat, strict=True)]
+    a, k = wq / total, (wc + wl) / total
+    lo, hi = min(cost_logs), max(cost_logs)
+    b = 0.0 if hi - lo < 1e-12 else wc / ((hi - lo) * total)  # all equal: all score 1
+    k += b * lo
+    lo, hi = min(lat_logs), max(lat_logs)
+    c = 0.0 if hi - lo < 1e-12 else wl / ((hi - lo) * total)
+    k += c * lo
+    if bonus:
+        return [k + a * cand.quality - b * x - c * y + (LOCAL_BONUS if cand.local else 0.0)
+                for cand, x, y in zip(cands, cost_logs, lat_logs, strict=True)]
+    return [k + a * cand.quality - b * x - c * y
+            for cand, x, y in zip(cands, cost_logs, lat_logs, strict=True)]
 
 
-def _cost(cands: Sequence[Candidate], costs: list[float], lats: list[float],
-          profile: Profile, weights: Weights) -> list[float]:
-    return [-cost + cand.model.quality * 1e-12 for cand, cost in zip(cands, costs, strict=True)]
+def _cost(cands: Sequence[Candidate], inputs: Inputs, profile: Profile,
+          weights: Weights) -> list[float]:
+    return [-cost + cand.quality * 1e-12
+            for cand, cost in zip(cands, inputs.costs(cands), strict=True)]
 
 
-def _latency(cands: Sequence[Candidate], costs: list[float], lats: list[float],
-             profile: Profile, weights: Weights) -> list[float]:
-    return [-la for la in lats]
+def _latency(cands: Sequence[Candidate], inputs: Inputs, profile: Profile,
+             weights: Weights) -> list[float]:
+    return [-la for la in inputs.latencies_ms]
 
 
-def _quality(cands: Sequence[Candidate], costs: list[float], lats: list[float],
-             profile: Profile, weights: Weights) -> list[float]:
-    return [cand.model.quality - cost * 1e-6 for cand, cost in zip(cands, costs, strict=True)]
+def _quality(cands: Sequence[Candidate], inputs: Inputs, profile: Profile,
+             weights: Weights) -> list[float]:
+    return [cand.quality - cost * 1e-6
+            for cand, cost in zip(cands, inputs.costs(cands), strict=True)]
 
 
-def _local_first(cands: Sequence[Candidate], costs: list[float], lats: list[float],
-                 profile: Profile, weights: Weights) -> list[float]:
-    scores = _balanced(cands, costs, lats, profile, weights)
-    return [s + 10.0 if cand.provider.locality == "local" else s
-            for cand, s in zip(cands, scores, strict=True)]
+def _local_first(cands: Sequence[Candidate], inputs: Inputs, profile: Profile,
+                 weights: Weights) -> list[float]:
+    return _balanced(cands, inputs, profile, weights, bonus=True)
 
 
 _SCORERS: dict[str, Scorer] = {
