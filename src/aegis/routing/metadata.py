@@ -28,12 +28,18 @@ FIELDS = ("task_type", "data_class", "quality", "complexity", "batch_size", "str
           "workspace", "tags")
 
 
+# Most requests declare nothing: one shared (frozen) Task for them, not one per request.
+_UNDECLARED = Task()
+
+
 def task_from_http(body: Any, headers: Mapping[str, str]) -> Task:
     """``body`` is the request's top-level ``aegis`` object (or None)."""
     values: dict[str, Any] = {}
     for header, name in HEADERS.items():
         if header in headers:
             values[name] = _field(name, headers[header], f"header {header}")
+    if body is None and not values:
+        return _UNDECLARED
     header_class = values.get("data_class")
     if body is not None:
         if not isinstance(body, Mapping):
