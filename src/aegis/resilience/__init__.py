@@ -37,6 +37,7 @@ from aegis.resilience.config import (
 from aegis.resilience.health import HealthMonitor, Probe, adapter_probe
 from aegis.resilience.retry import Deadline, RetryPolicy, quota_exhausted, retryable
 from aegis.resilience.stats import Histogram, Stats, format_table
+from aegis.resilience.watch import DeadlineWatch
 
 
 class Resilience:
@@ -61,6 +62,7 @@ class Resilience:
         self._policies = {name: RetryPolicy.for_provider(settings, name, rng=rng, clock=clock)
                           for name in names}
         self._default = RetryPolicy.from_config(settings.config, rng=rng, clock=clock)
+        self.watch = DeadlineWatch()  # the attempts' timeouts, on one loop timer
 
     def policy(self, provider: str) -> RetryPolicy:
         return self._policies.get(provider, self._default)
@@ -82,8 +84,9 @@ class Resilience:
 
 __all__ = [
     "COUNTED_KINDS", "PROVIDER_KEYS", "PROVIDER_WIDE", "Backoff", "BreakerConfig",
-    "CircuitBreaker", "Deadline", "HealthConfig", "HealthMonitor", "Histogram", "Key", "Permit",
-    "Probe", "ProviderResilience", "Resilience", "ResilienceConfig", "ResilienceSettings",
-    "RetryPolicy", "State", "Stats", "Transition", "adapter_probe", "build_settings",
-    "format_table", "parse_resilience", "provider_resilience", "quota_exhausted", "retryable",
+    "CircuitBreaker", "Deadline", "DeadlineWatch", "HealthConfig", "HealthMonitor", "Histogram",
+    "Key", "Permit", "Probe", "ProviderResilience", "Resilience", "ResilienceConfig",
+    "ResilienceSettings", "RetryPolicy", "State", "Stats", "Transition", "adapter_probe",
+    "build_settings", "format_table", "parse_resilience", "provider_resilience",
+    "quota_exhausted", "retryable",
 ]
