@@ -81,7 +81,10 @@ class Usage:
     def from_openai(cls, usage: Mapping[str, Any] | None) -> Usage | None:
         if not usage:
             return None
-        details = usage.get("prompt_tokens_details") or {}
+        details = usage.get("prompt_tokens_details")
+        if not details:  # the usual answer: no cache counts (skips two look-ups)
+            return cls(int(usage.get("prompt_tokens") or 0),
+                       int(usage.get("completion_tokens") or 0))
         return cls(
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),

@@ -5,13 +5,17 @@
   mode merges from its files.
 * Logs: ``RequestSummary.fields`` (redacting text fields only, remembering clean
   strings) equals the field-by-field redaction it replaced, and the request line
-  written directly equals the logging one for lines holding secrets anywhere.
+  written directly equals the logging one for lines holding secrets anywhere; the
+  direct line's shortcuts (rounding, the duration's digits, request ids left alone,
+  the message head masked alone and remembered) equal what they replace.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import logging
 import math
 import os
 import subprocess
@@ -28,13 +32,17 @@ import prometheus_client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from aegis.engine import new_request_id
 from aegis.observability import Metrics
 from aegis.observability.logs import (
     _SHORTEST,
+    _STATUSES,
+    BatchingStreamHandler,
     CleanText,
     JsonFormatter,
     RequestLog,
     RequestSummary,
+    _plain_id,
     configure_logging,
     redact,
     redact_text,
@@ -278,6 +286,15 @@ def test_clean_text_remembers_only_clean_strings() -> None:
     assert len(clean._clean) <= 3
 
 
+def only_handler(handler: logging.Handler) -> BatchingStreamHandler:
+    """``handler`` alone on the root logger (pytest adds its own), so the request line
+    takes the direct path; ``restore_root`` puts the others back."""
+    assert isinstance(handler, BatchingStreamHandler)
+    logging.getLogger().handlers[:] = [handler]
+    assert handler.json_sink_for(logging.getLogger("aegis.events"), logging.INFO)
+    return handler
+
+
 @pytest.mark.usefixtures("restore_root")
 def test_direct_request_lines_equal_the_logging_ones_byte_for_byte(
     monkeypatch: pytest.MonkeyPatch,
@@ -286,7 +303,8 @@ def test_direct_request_lines_equal_the_logging_ones_byte_for_byte(
     texts = []
     for direct in (False, True):
         stream = io.StringIO()
-        handler = configure_logging("json", "INFO", stream=stream, flush_interval_s=60)
+        handler = only_handler(configure_logging("json", "INFO", stream=stream,
+                                                 flush_interval_s=60))
         log = RequestLog(handler=handler if direct else None)
         for s in summaries() * 2:
             log.request(s)
@@ -304,3 +322,106 @@ def test_encode_falls_back_for_keys_that_are_not_strings() -> None:
     plain = {"a": 1, "b": [1.5, None, "x"], "c": {"d": True}}
     assert JsonFormatter.encode(plain) == orjson.dumps(
         plain, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# -- the request line's shortcuts -------------------------------------------------------------
+
+
+def test_plain_request_ids_are_ones_redaction_leaves_alone() -> None:
+    for _ in range(2000):
+        request_id = new_request_id()
+        assert _plain_id(request_id) and redact(request_id) == request_id
+    for text in ("req_" + "a" * 8, "req_sk_abcdefghijk", "req_api_key_abcdefgh",
+                 "req_AKIA0123456789ABCDEF", "req_gsk_abcdefghijklmn"):
+        assert _plain_id(text) and redact(text) == text  # no word boundary inside
+    for text in ("req_sk-abcdefghijkl", "gsk_abcdefghijklmn", "req_x\u0301gsk_abcdefghij",
+                 "req_ key=abcdefghij", "Bearer abcdefghij"):
+        assert not _plain_id(text), text
+
+
+def _heads() -> list[str]:
+    """Message heads as ``RequestSummary.message_head`` makes them, awkward ends included."""
+    parts = ["POST", "/v1/chat/completions", "Bearer", "bearer", "api_key", "token", "key:",
+             "secret=", "sk-", "sk-abcdefghijk", "x-api-key", f"Bearer {SECRET}", "AKIA",
+             "AIza" + "b" * 24, '"', "=", ":", "password :", "-"]
+    out = []
+    for method, path, served in itertools.product(parts[:8], parts, ["", " openai/" + "m"]):
+        for code in ("200", "-", "2000000"):
+            for status in sorted(_STATUSES):
+                out.append(f"{method} {path} {code}{served} {status}")
+    return out
+
+
+def test_masking_the_message_head_alone_masks_the_same() -> None:
+    tails = [f" {ms:.1f}ms" for ms in (0.0, 0.04, 12.35, 999999.95, 1e12)]
+    tails += [" nanms", " infms", " -0.0ms", " -12.5ms"]
+    for head in _heads():
+        for tail in tails:
+            assert redact(head + tail) == redact(head) + tail, head + tail
+
+
+def request_summaries() -> list[RequestSummary]:
+    """``summaries()`` and more: odd statuses (the message is then masked whole), durations
+    at rounding ties, 5xx (a WARNING), unhashable text, secrets in the message's parts."""
+    out = summaries()
+    for status in ("Bearer", "api_key", "weird status", "ok"):
+        s = summaries()[0]
+        s.status = status
+        s.method = "Bearer"
+        out.append(s)
+    for duration in (0.00005, 0.01235, 1.0, 0.0, 4.2949672955e5):
+        s = summaries()[0]
+        s.duration_s = duration
+        out.append(s)
+    for code in (500, 503, None):
+        s = summaries()[0]
+        s.finish(0.02, code)
+        out.append(s)
+    s = summaries()[0]
+    s.workspace = ["not", "text"]  # type: ignore[assignment]
+    out.append(s)
+    s = summaries()[0]
+    s.provider, s.model = f"key={SECRET}", "Bearer"
+    out.append(s)
+    s = summaries()[0]
+    s.request_id = f"req {SECRET}"
+    out.append(s)
+    return out
+
+
+@pytest.mark.usefixtures("restore_root")
+def test_request_lines_from_remembered_frames_equal_the_logging_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.9996)
+    texts, logs = [], []
+    for direct in (False, True):
+        stream = io.StringIO()
+        handler = only_handler(configure_logging("json", "INFO", stream=stream,
+                                                 flush_interval_s=60))
+        log = RequestLog(handler=handler if direct else None)
+        for s in request_summaries() * 3:  # remembered heads answer the second and third
+            log.request(s)
+        handler.flush()
+        texts.append(stream.getvalue())
+        logs.append(log)
+    assert texts[0] == texts[1]
+    assert len(texts[1].splitlines()) == 3 * len(request_summaries())
+    assert SECRET not in texts[1] and "hunter22" not in texts[1]
+    remembered = repr(logs[1]._known) + repr(logs[1]._clean._clean)
+    assert logs[1]._known and SECRET not in remembered and "hunter22" not in remembered
+
+
+@pytest.mark.usefixtures("restore_root")
+def test_a_json_formatter_subclass_formats_request_lines_itself() -> None:
+    class Tagged(JsonFormatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return "tagged " + super().format(record)
+
+    stream = io.StringIO()
+    handler = only_handler(configure_logging("json", "INFO", stream=stream,
+                                             flush_interval_s=60))
+    handler.setFormatter(Tagged())
+    RequestLog(handler=handler).request(summaries()[0])
+    handler.flush()
+    assert stream.getvalue().startswith("tagged {")

@@ -58,8 +58,10 @@ class Request:
         self.receive = receive
         self.id = new_request_id()
         self.caller: Caller = ANONYMOUS
-        self.headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                        for k, v in scope["headers"]}
+        headers: dict[str, str] = {}
+        for k, v in scope["headers"]:  # a loop, not a comprehension: one call less
+            headers[k.decode("latin-1").lower()] = v.decode("latin-1")
+        self.headers = headers
 
     async def body(self, limit: int) -> bytes:
         declared = self.headers.get("content-length")
@@ -75,9 +77,12 @@ class Request:
             size += len(chunk)
             if size > limit:
                 raise errors.PayloadTooLarge(f"request body exceeds {limit} bytes")
-            chunks.append(chunk)
             if not message.get("more_body"):
+                if not chunks and type(chunk) is bytes:  # the usual: one message, no list
+                    return chunk
+                chunks.append(chunk)
                 return b"".join(chunks)
+            chunks.append(chunk)
 
     def query(self) -> dict[str, str]:
         return dict(urllib.parse.parse_qsl(self.scope.get("query_string", b"").decode()))

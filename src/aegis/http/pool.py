@@ -30,11 +30,6 @@ class StaleConnection(ProtocolError):
     """The server closed the connection before sending any byte of the response."""
 
 
-def _expire(fut: asyncio.Future[bool]) -> None:
-    if not fut.done():
-        fut.set_result(True)
-
-
 def _keepalive_timeout(value: str) -> float | None:
     """``timeout=N`` from a ``Keep-Alive`` response header."""
     for part in value.split(","):
@@ -64,7 +59,10 @@ class Connection(asyncio.Protocol):
         "_paused",
         "_received",
         "_spoiled",
+        "_timer",
+        "_timer_at",
         "_until_eof",
+        "_wait_until",
         "_waiter",
         "closed",
         "complete",
@@ -92,6 +90,9 @@ class Connection(asyncio.Protocol):
         self._parser: Any = None
         self._spoiled = False  # bytes outside a response: never reuse
         self._waiter: asyncio.Future[bool] | None = None
+        self._wait_until = 0.0  # when the current wait times out
+        self._timer: asyncio.TimerHandle | None = None  # see ``wait``
+        self._timer_at = 0.0
         self._draining = False
         self._drain_handle: asyncio.TimerHandle | None = None
         self._drained = 0
@@ -133,30 +134,52 @@ class Connection(asyncio.Protocol):
             transport.writelines((head, body))
 
     async def wait(self, idle: float, total_at: float) -> None:
-        """Wait for the next bytes (or the end) from the server."""
+        """Wait for the next bytes (or the end) from the server.
+
+        One timer serves many waits: a wait whose deadline is no earlier than the
+        pending timer's leaves it be, and when it fires before the current wait's
+        deadline it is set again for that. Why: a timer per wait (uvloop's ``call_at``
+        and ``cancel``) cost 2 µs isolated, and deadlines (seconds) outlast waits (ms).
+        """
         loop = self.loop
         now = loop.time()
         if now >= total_at:
             raise TransportTimeout("total timeout exceeded", phase="total")
         idle_at = now + idle
+        until = idle_at if idle_at < total_at else total_at
         fut: asyncio.Future[bool] = loop.create_future()
         self._waiter = fut
-        handle = loop.call_at(idle_at if idle_at < total_at else total_at, _expire, fut)
+        self._wait_until = until
+        timer = self._timer
+        if timer is None or self._timer_at > until:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(until, self._on_timer)
+            self._timer_at = until
         try:
             expired = await fut
         finally:
-            handle.cancel()
             self._waiter = None
         if expired:
             if idle_at < total_at:
                 raise TransportTimeout("timed out waiting for the upstream", phase="read")
             raise TransportTimeout("total timeout exceeded", phase="total")
 
-    async def wait_headers(self, read: float, total_at: float) -> None:
-        while not self.headers_done:
-            if self.error is not None:
-                raise self.error
-            await self.wait(read, total_at)
+    def _on_timer(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._timer_at >= self._wait_until:
+            waiter.set_result(True)  # this wait's deadline: it timed out
+        else:  # set for an earlier wait: on to this one's deadline
+            self._timer = self.loop.call_at(self._wait_until, self._on_timer)
+            self._timer_at = self._wait_until
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def has_body(self) -> bool:
         return bool(self._body)
@@ -277,6 +300,7 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._parser = None
+        self._stop_timer()  # a closed connection is waited on no more (the waiter is woken below)
         if self._active and not self.complete and self.error is None:
             if self.headers_done and self._until_eof and exc is None:
                 self.complete = True  # a close-delimited body ends here
@@ -391,19 +415,26 @@ class Pool:
         self._waiters: deque[asyncio.Future[Connection | None]] = deque()
         self.closed = False
 
+    def reuse(self) -> Connection | None:
+        """An idle connection that is still good, if any (the usual case: no coroutine)."""
+        idle = self.idle
+        if idle:
+            now = self.loop.time()
+            while idle:
+                conn = idle.pop()
+                conn.idle = False
+                if conn.closed or conn.expires_at <= now:
+                    self.drop(conn)
+                    continue
+                return conn
+        return None
+
     async def acquire(self, connect: float, total_at: float) -> tuple[Connection, bool]:
         """A connection for one exchange and whether it was used before."""
         while True:
-            idle = self.idle
-            if idle:
-                now = self.loop.time()
-                while idle:
-                    conn = idle.pop()
-                    conn.idle = False
-                    if conn.closed or conn.expires_at <= now:
-                        self.drop(conn)
-                        continue
-                    return conn, True
+            conn = self.reuse()
+            if conn is not None:
+                return conn, True
             if self.size < self.max_connections:
                 self.size += 1
                 return await self.connect(connect, total_at), False

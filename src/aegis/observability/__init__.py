@@ -254,7 +254,8 @@ class Observability(Recorder):
         t0 = time.perf_counter()
         crashed = False
 
-        async def observed_send(message: dict[str, Any]) -> None:
+        def observed_send(message: dict[str, Any]) -> Awaitable[None]:
+            # Not a coroutine of its own: it returns ``send``'s (one coroutine less a send).
             if message["type"] == "http.response.start":
                 summary.http_status = message["status"]
                 if not summary.request_id:
@@ -262,7 +263,7 @@ class Observability(Recorder):
                         if name == b"x-aegis-request-id":
                             summary.request_id = value.decode("latin-1")
                             break
-            await send(message)
+            return send(message)
 
         try:
             await app(scope, receive, observed_send)
@@ -283,7 +284,8 @@ class Observability(Recorder):
                     s.duration_s, s.upstream_s if s.attempts else None, s.status,
                     endpoint=s.endpoint, provider=s.provider, code=s.code)
             self.log.request(s)
-            self.tracing.finish_request(span, s)
+            if span is not None:
+                self.tracing.finish_request(span, s)
         except Exception:
             log.exception("observability: finishing a request failed")
 
