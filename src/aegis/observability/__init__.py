@@ -47,6 +47,7 @@ from aegis.observability.metrics import (
 )
 from aegis.observability.tracing import Tracing, configure_tracing
 from aegis.records import Attempt, Recorder
+from aegis.routing.explain import Explanation
 
 if TYPE_CHECKING:
     from aegis.config import Settings
@@ -174,11 +175,12 @@ class Observability(Recorder):
         summary.caller = call.caller
         summary.workspace = call.task.workspace
         summary.route, summary.reason = route, reason
-        summary.model_requested = record.get("model_requested")
-        profile = record.get("profile") or {}
-        summary.data_class = profile.get("data_class")
-        summary.findings = tuple(profile.get("findings") or ())
-        summary.max_tokens = profile.get("output_tokens")
+        if isinstance(record, Explanation):  # what the router recorded, not rendered
+            profile = record.profile
+            summary.model_requested = record.model_requested
+            summary.data_class = str(profile.data_class)
+            summary.findings = profile.findings
+            summary.max_tokens = profile.output_tokens
         if summary.findings and self.metrics is not None:
             self.metrics.detection(summary.data_class or "other")
         return summary

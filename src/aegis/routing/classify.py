@@ -59,12 +59,13 @@ def profile(
     declared = task.data_class or DataClass.PUBLIC
     findings: tuple[str, ...] = ()
     data_class = declared
-    if detector is not None and declared < DataClass.PHI:
+    if detector is not None and declared is not DataClass.PHI:  # PHI: nothing is above it
         scan = scan_request(request, detector=detector)
-        findings = tuple(sorted(scan.kinds))
-        if scan.detected > declared:
-            data_class = scan.detected
-            inferred["data_class"] = str(data_class)
+        if scan.findings:  # most requests have none, and then nothing below can change
+            findings = tuple(sorted(scan.kinds))
+            if scan.detected > declared:
+                data_class = scan.detected
+                inferred["data_class"] = str(data_class)
 
     needs = _NO_NEEDS
     if kind == "embedding" or request.tools or request.has_images or request.json_mode:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aegis.catalog import ModelInfo
-    from aegis.routing.decision import Exclusion
+    from aegis.routing.decision import Exclusion, Profile, Task
     from aegis.routing.strategies import Ranked
 
 
@@ -15,22 +15,45 @@ class Explanation(Mapping[str, Any]):
     """A decision record that is assembled only when somebody reads it.
 
     Every request gets one, but few are ever read in full (``/v1/route``,
-    refusals, ``aegis route``); the per-candidate part is the expensive bit, so
-    it is built on first access. The head (what was requested and inferred) is
-    always there, because per-request logs and metrics read it.
+    refusals, ``aegis route``), so even the head (what was requested and
+    inferred) is built on first access. Per-request logs and metrics read the
+    ``profile`` and ``model_requested`` attributes instead of the mapping.
     """
 
-    def __init__(self, head: dict[str, Any]) -> None:
-        self._head = head
+    def __init__(self, model_requested: str, task: Task, profile: Profile,
+                 airgap: bool) -> None:
+        self.model_requested = model_requested
+        self.task = task
+        self.profile = profile
+        self.airgap = airgap
         self.rules_tried: list[dict[str, Any]] = []
         self._ranked: Ranked | None = None
         self._cache: dict[str, Any] | None = None
+        self._head_cache: dict[str, Any] | None = None
         self._route: str | None = None
         self._strategy: str | None = None
         self._reason: str | None = None
         self._pool: Sequence[ModelInfo] = ()
         self._excluded: Sequence[Exclusion] = ()
         self._refused: dict[str, str] | None = None
+
+    def head(self) -> dict[str, Any]:
+        """What was requested, declared and inferred: the part every record has."""
+        if self._head_cache is None:
+            profile = self.profile
+            self._head_cache = {
+                "model_requested": self.model_requested,
+                "declared": self.task.declared(),
+                "inferred": dict(profile.inferred),
+                "profile": {"data_class": str(profile.data_class),
+                            "task_type": profile.task_type, "quality": profile.quality,
+                            "complexity": profile.complexity, "needs": sorted(profile.needs),
+                            "prompt_tokens": profile.prompt_tokens,
+                            "output_tokens": profile.output_tokens,
+                            "findings": list(profile.findings)},
+                "airgap": self.airgap,
+            }
+        return self._head_cache
 
     @property
     def ranked(self) -> Ranked | None:
@@ -56,7 +79,7 @@ class Explanation(Mapping[str, Any]):
         return self._cache
 
     def _build(self) -> dict[str, Any]:
-        out = dict(self._head)
+        out = dict(self.head())
         out["rules_tried"] = list(self.rules_tried)
         if self._route is not None:
             out.update(
@@ -73,8 +96,9 @@ class Explanation(Mapping[str, Any]):
         return out
 
     def __getitem__(self, key: str) -> Any:
-        if key in self._head:
-            return self._head[key]
+        head = self.head()
+        if key in head:
+            return head[key]
         return self.full()[key]
 
     def __iter__(self) -> Iterator[str]:

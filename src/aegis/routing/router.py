@@ -17,7 +17,7 @@ providers are down, 400 when no model has the capability or context needed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aegis import errors
 from aegis.catalog import Catalog, ModelInfo
@@ -83,7 +83,7 @@ class Router:
         profile = self.profile(request, task, kind=kind)
         name = request.model
         pinned = self.catalog.get(name) if name != AUTO else None
-        record = Explanation(self._head(name, task, profile))
+        record = Explanation(name, task, profile, self.policy.airgap)
         if pinned is not None and pinned.provider in self.providers:
             if pinned.kind != kind:
                 raise errors.InvalidRequest(
@@ -125,20 +125,6 @@ class Router:
                             self._all(kind), profile, limits, record)
 
     # -- helpers ------------------------------------------------------------------
-
-    def _head(self, name: str, task: Task, profile: Profile) -> dict[str, Any]:
-        """The part of the record every request needs (observability reads it)."""
-        return {
-            "model_requested": name,
-            "declared": task.declared(),
-            "inferred": dict(profile.inferred),
-            "profile": {"data_class": str(profile.data_class), "task_type": profile.task_type,
-                        "quality": profile.quality, "complexity": profile.complexity,
-                        "needs": sorted(profile.needs), "prompt_tokens": profile.prompt_tokens,
-                        "output_tokens": profile.output_tokens,
-                        "findings": list(profile.findings)},
-            "airgap": self.policy.airgap,
-        }
 
     def _all(self, kind: str) -> tuple[ModelInfo, ...]:
         pool = self._pools.get((None, kind))
