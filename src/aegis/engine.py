@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,26 @@ class _Pending(NamedTuple):
 
 def new_request_id() -> str:
     return "req_" + os.urandom(12).hex()
+
+
+class RequestIds:
+    """``new_request_id``'s format (``req_`` + 96 random bits in hex) for a server's stream
+    of requests: ids must be unique, not secret, so a generator seeded from the OS per
+    process serves them without a ``getrandom`` system call each (~3 µs in situ). Reseeded
+    in a forked child, which would otherwise repeat its parent's sequence.
+    """
+
+    __slots__ = ("_bits", "_pid")
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._bits = random.Random().getrandbits
+
+    def __call__(self) -> str:
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._bits = random.Random(os.urandom(32)).getrandbits
+        return f"req_{self._bits(96):024x}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -552,6 +573,6 @@ def _exhausted(
 
 __all__ = [
     "ANONYMOUS", "Attempt", "Call", "Caller", "ChatStream", "Engine", "Outcome", "Recorder",
-    "Served", "new_request_id",
+    "RequestIds", "Served", "new_request_id",
 ]
 

@@ -18,7 +18,7 @@ def request(*messages: dict[str, Any], length: str | None = None) -> Request:
         return queue.pop(0)
 
     headers = [(b"content-length", length.encode())] if length is not None else []
-    return Request({"headers": headers}, receive)
+    return Request({"headers": headers}, receive, "req_test")
 
 
 async def test_one_message_body_is_returned_as_it_came() -> None:

@@ -24,7 +24,7 @@ import orjson
 from aegis import errors, validation
 from aegis.config import Settings
 from aegis.config import load as load_settings
-from aegis.engine import Call, ChatStream, Engine, Served, new_request_id
+from aegis.engine import Call, ChatStream, Engine, RequestIds, Served
 from aegis.gateway.auth import Authenticator
 from aegis.gateway.errors import error_response, sse_error
 from aegis.keys import MasterKey
@@ -53,10 +53,10 @@ _DONE = b"data: [DONE]\n\n"
 class Request:
     __slots__ = ("caller", "headers", "id", "receive", "scope")
 
-    def __init__(self, scope: Scope, receive: Receive) -> None:
+    def __init__(self, scope: Scope, receive: Receive, request_id: str) -> None:
         self.scope = scope
         self.receive = receive
-        self.id = new_request_id()
+        self.id = request_id
         self.caller: Caller = ANONYMOUS
         headers: dict[str, str] = {}
         for k, v in scope["headers"]:  # a loop, not a comprehension: one call less
@@ -118,6 +118,7 @@ class GatewayApp:
             if observability is not None else self._dispatch)
         self.settings: Settings = engine.settings
         self.auth = Authenticator(engine.keys, master, engine.budgets)
+        self.request_ids = RequestIds()
         self.body_limit = int(self.settings.server.max_body_mb * 1024 * 1024)
         self.routes: dict[tuple[str, str], Callable[[Request, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
@@ -143,7 +144,7 @@ class GatewayApp:
             await self.lifespan(receive, send)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
+        request = Request(scope, receive, self.request_ids())
         handler = self.routes.get((scope["method"], scope["path"]))
         try:
             if handler is None:
