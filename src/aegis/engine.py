@@ -411,12 +411,13 @@ class _Tracker:
             self.engine.budgets.settle(self.hold, cost)
             self.hold = None
         s, call = self.served, self.call
-        # Positional, in field order (``tests/test_engine_hot_path.py`` pins every field): keywords
-        # cost twice as much here. Measured: 0.9 µs -> 0.4 µs per attempt (isolated).
         self.engine.emit(Attempt(
-            s.request_id, self.started, s.provider, s.model, s.route, s.reason, s.attempt,
-            self.streamed, status, usage, cost, latency, self.ttft_ms, error_kind, estimated,
-            call.task, call.caller, s.upstream_model, self.data_class, self.retry,
+            request_id=s.request_id, started_at=self.started, provider=s.provider,
+            model=s.model, route=s.route, reason=s.reason, attempt=s.attempt,
+            streamed=self.streamed, status=status, usage=usage, cost_usd=cost,
+            latency_ms=latency, ttft_ms=self.ttft_ms, error_kind=error_kind,
+            usage_estimated=estimated, task=call.task, caller=call.caller,
+            upstream_model=s.upstream_model, data_class=self.data_class, retry=self.retry,
         ))
         return latency
 
