@@ -150,19 +150,19 @@ def chat_request(data: Mapping[str, Any]) -> ChatRequest:
         tuple(body.stop) if body.stop is not None else None
     )
     return ChatRequest(
-        body.model,
-        data["messages"],
-        body.stream,
-        bool(body.stream_options and body.stream_options.include_usage),
-        max_tokens,
-        body.temperature,
-        body.top_p,
-        stop,
-        data.get("tools") or None,
-        body.tool_choice,
-        body.response_format,
-        _extra(data, _CHAT_FIELDS),
-    )  # positional: the keyword form cost ~0.6 µs more a request (a 12-field frozen class)
+        model=body.model,
+        messages=data["messages"],
+        stream=body.stream,
+        include_usage=bool(body.stream_options and body.stream_options.include_usage),
+        max_tokens=max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=stop,
+        tools=data.get("tools") or None,
+        tool_choice=body.tool_choice,
+        response_format=body.response_format,
+        extra=_extra(data, _CHAT_FIELDS),
+    )
 
 
 def _check_part(part: _Part, where: str) -> None:
