@@ -44,7 +44,7 @@ def _breaker(clock: Clock, events: list[Transition]) -> CircuitBreaker:
 def _general_allow(b: CircuitBreaker, key: tuple[str, str]) -> Permit:
     """``allow`` without its short cut (a disabled breaker's answer is unchanged)."""
     if not b.config_for(key[0]).enabled:
-        return Permit(None, key, True, State.CLOSED)
+        return Permit(None, key, allowed=True, state=State.CLOSED)
     return b._allow(key)
 
 

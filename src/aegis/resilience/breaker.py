@@ -82,7 +82,7 @@ class Permit:
     __slots__ = ("_breaker", "_generation", "_settled", "_token", "allowed", "key", "probe",
                  "reason", "state")
 
-    def __init__(self, breaker: CircuitBreaker | None, key: Key, allowed: bool, state: State,
+    def __init__(self, breaker: CircuitBreaker | None, key: Key, *, allowed: bool, state: State,
                  probe: bool = False, reason: str | None = None, generation: int = -1,
                  token: int = 0) -> None:
         self._breaker = breaker  # None: untracked (breaker disabled or request refused)
@@ -209,13 +209,13 @@ class CircuitBreaker:
     def allow(self, key: Key) -> Permit:
         """May a request go to ``key`` now? Reserves a half-open probe slot if it is one."""
         if not self.config_for(key[0]).enabled:
-            return Permit(None, key, True, State.CLOSED)
+            return Permit(None, key, allowed=True, state=State.CLOSED)
         with self._lock:
             if not self._tripped and (c := self._circuits.get(key)) is not None:
                 # Every circuit is closed (the usual case): no lazy transition is due
                 # and no probe slot is held, so neither the clock nor the provider-wide
                 # circuit needs reading. Measured (isolated): 1.9 µs -> 0.9 µs.
-                return Permit(self, key, True, State.CLOSED, False, None, c.generation)
+                return Permit(self, key, allowed=True, state=State.CLOSED, generation=c.generation)
         return self._allow(key)
 
     def _allow(self, key: Key) -> Permit:
@@ -226,7 +226,7 @@ class CircuitBreaker:
                 now = self._clock()
                 pc = self._refresh((key[0], PROVIDER_WIDE), now, events)
                 if pc is not None and pc.state is not State.CLOSED:
-                    return Permit(None, key, False, pc.state,
+                    return Permit(None, key, allowed=False, state=pc.state,
                                   reason=self._reason(key[0], PROVIDER_WIDE, pc, now))
                 c = self._refresh(key, now, events) or self._create(key)
                 if c.state is State.CLOSED:
