@@ -64,9 +64,16 @@ def test_two_workers_share_budgets_ledger_and_metrics(served) -> None:
     rejected = sum(r.status_code == 429 for r in responses)
     assert ok + rejected == 200 and ok > 0 and rejected > 0
 
-    metrics = httpx.get(url + "/metrics").text
-    served_total = sum(float(m) for m in re.findall(
-        r'^aegis_requests_total\{[^}]*status="ok"[^}]*\} ([0-9.e+]+)$', metrics, re.M))
+    # Each worker writes its per-request counts to the shared files every 0.5 s (and the
+    # one answering a scrape, its own at once): the sum is complete within a sync.
+    deadline = time.monotonic() + 5.0
+    while True:
+        metrics = httpx.get(url + "/metrics").text
+        served_total = sum(float(m) for m in re.findall(
+            r'^aegis_requests_total\{[^}]*status="ok"[^}]*\} ([0-9.e+]+)$', metrics, re.M))
+        if served_total == ok or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert served_total == ok, "metrics from both workers must be summed"
 
     proc.send_signal(signal.SIGTERM)  # graceful: both workers flush their ledgers

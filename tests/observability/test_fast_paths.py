@@ -175,7 +175,9 @@ elif sys.argv[1] == "own":
         sys.stdout.write(str(exc))
 else:
     m = metrics(None)
-    assert type(m.requests).__name__ == "Counter"  # values in files, for every worker
+    # per-request families counted in own values, written to the files at exit (atexit)
+    assert type(m.requests).__name__ == "_Family" and m.sync_interval_s > 0
+    assert type(m.circuit_state).__name__ == "Gauge"  # event families: written at once
     exercise(m)
 """
 

@@ -86,3 +86,34 @@ def test_dir_set_too_late_is_a_config_error(tmp_path: Path,
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
         Metrics()
+
+
+PERIODIC = """
+import os, sys, time
+from aegis.observability import Metrics
+from tests.observability.helpers import attempt
+
+m = Metrics(providers=["openai"], models=["gpt-4o-mini"], routes=["pinned"],
+            sync_interval_s=0.1)
+for _ in range(2):  # two rounds, each followed by syncs: written as deltas, not twice
+    for _ in range(2):
+        m.record(attempt(cost_usd=0.25))
+        m.request_started()
+        m.request_finished(0.2, 0.1, "ok", provider="openai")
+    time.sleep(0.4)
+os._exit(0)  # no close(), no atexit: only the periodic sync can have written them
+"""
+
+
+def test_a_running_worker_writes_its_counts_within_a_sync(tmp_path: Path) -> None:
+    _run(PERIODIC, tmp_path)
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(_run(SCRAPE, tmp_path))
+               for s in f.samples}
+    total = sum(v for (n, labels), v in samples.items()
+                if n == "aegis_requests_total" and ("status", "ok") in labels)
+    assert total == 4
+    assert sum(v for (n, _), v in samples.items() if n == "aegis_cost_usd_total") == 1.0
+    assert sum(v for (n, _), v in samples.items()
+               if n == "aegis_request_duration_seconds_count") == 4
+    assert sum(v for (n, _), v in samples.items() if n == "aegis_inflight_requests") == 0

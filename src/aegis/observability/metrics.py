@@ -24,11 +24,15 @@ so ``record()`` costs a few dict lookups and counter increments (see
 Aegis's own (``_Family``): plain floats updated under one lock per call, where
 prometheus_client would lock each of the ~13 values a request touches; the
 exposition is the one prometheus_client's metrics would give. Multi-process mode
-keeps prometheus_client's file-backed values, which other workers' scrapes read.
+needs prometheus_client's file-backed values, which other workers' scrapes read:
+the per-request families (``BUFFERED``) are counted in Aegis's own values there too
+and written to the files every ``sync_interval_s`` (``Metrics.sync``), the rest at
+once -- so a scrape sees another worker's last half second one scrape later.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
@@ -237,6 +241,11 @@ class _CounterValue:
             raise ValueError("Counters can only be incremented by non-negative amounts.")
         self.value += amount
 
+    def flush(self, child: Any, synced: list[float]) -> None:
+        if self.value != synced[0]:
+            child.inc(self.value - synced[0])
+            synced[0] = self.value
+
 
 class _GaugeValue:
     """One gauge series of a ``_Family``."""
@@ -245,6 +254,11 @@ class _GaugeValue:
 
     def __init__(self) -> None:
         self.value = 0.0
+
+    def flush(self, child: Any, synced: list[float]) -> None:
+        if self.value != synced[0] or not synced[1]:
+            child.set(self.value)
+            synced[0], synced[1] = self.value, 1.0
 
     def inc(self, amount: float = 1) -> None:
         self.value += amount
@@ -273,6 +287,18 @@ class _HistogramValue:
         if i < len(self.bounds) and amount <= self.bounds[i]:  # NaN: no bucket, as upstream
             self.buckets[i] += 1.0
 
+    def flush(self, child: Any, synced: list[float]) -> None:
+        """``synced``: the sum, then each bucket's count, as last written. A histogram
+        child's files are its ``_sum`` and per-bucket ``_buckets`` values (what its
+        ``observe`` increments; prometheus_client has no public bulk update)."""
+        if self.sum != synced[0]:
+            child._sum.inc(self.sum - synced[0])
+            synced[0] = self.sum
+        for i, count in enumerate(self.buckets):
+            if count != synced[i + 1]:
+                child._buckets[i].inc(count - synced[i + 1])
+                synced[i + 1] = count
+
 
 _Value = _CounterValue | _GaugeValue | _HistogramValue
 
@@ -286,7 +312,8 @@ class _Family(Generic[_C]):
     only under ``Metrics``'s lock, which ``collect`` takes to copy them.
     """
 
-    def __init__(self, spec: MetricSpec, lock: threading.Lock, probe: Counter) -> None:
+    def __init__(self, spec: MetricSpec, lock: threading.Lock,
+                 probe: Counter | None) -> None:
         self.spec = spec
         self._lock = lock
         self._probe = probe
@@ -296,6 +323,7 @@ class _Family(Generic[_C]):
         self._bounds = tuple(bounds)
         self._le = tuple(floatToGoString(b) for b in bounds)  # type: ignore[no-untyped-call]
         self._series: dict[tuple[str, ...], _Value] = {}
+        self._synced: dict[tuple[str, ...], list[float]] = {}  # multi-process: as last written
 
     def labels(self, *values: str) -> _C:
         """The series for these label values, created on first use (as ``labels()`` does)."""
@@ -306,6 +334,16 @@ class _Family(Generic[_C]):
         if series is None:
             series = self._series[key] = self._new()
         return series  # type: ignore[return-value]
+
+    def flush_into(self, target: Any) -> None:
+        """Write what changed since the last call into ``target`` (the prometheus_client
+        metric of the same spec, file-backed in multi-process mode). Under the lock."""
+        for key, series in self._series.items():
+            synced = self._synced.get(key)
+            if synced is None:
+                size = len(self._bounds) + 1 if isinstance(series, _HistogramValue) else 2
+                synced = self._synced[key] = [0.0] * size
+            series.flush(target.labels(*key) if key else target, synced)
 
     def _new(self) -> _Value:
         if self.spec.kind == "counter":
@@ -329,7 +367,8 @@ class _Family(Generic[_C]):
         with self._lock:
             rows = [(key, _snapshot(series)) for key, series in self._series.items()]
         family = self._family()
-        created = not isinstance(family, GaugeMetricFamily) and _exports_created(self._probe)
+        created = (not isinstance(family, GaugeMetricFamily) and self._probe is not None
+                   and _exports_created(self._probe))
         for key, (value, stamp, counts) in rows:
             if isinstance(family, CounterMetricFamily):
                 family.add_metric(key, value, created=stamp if created else None)
@@ -376,6 +415,16 @@ class _ModelSeries:
         self.retries = m.retries.labels(provider, model)
 
 
+# Updated on every request: counted in Aegis's own values and written to the multi-process
+# files by ``Metrics.sync``. The rest (budgets, circuits, alerts, refusals, fallbacks) change
+# on events and are written through at once.
+BUFFERED = frozenset({
+    "aegis_requests_total", "aegis_http_responses_total", "aegis_request_duration_seconds",
+    "aegis_upstream_duration_seconds", "aegis_time_to_first_token_seconds",
+    "aegis_gateway_overhead_seconds", "aegis_tokens_total", "aegis_cost_usd_total",
+    "aegis_retries_total", "aegis_inflight_requests",
+})
+
 _CACHE_MAX = 4096  # raw-value caches are cleared past this (bounded memory, not correctness)
 
 
@@ -394,9 +443,13 @@ class Metrics(Recorder):
         routes: Iterable[str] | None = None,
         max_dynamic: int = 500,
         own_values: bool | None = None,
+        buffered: bool = True,
+        sync_interval_s: float = 0.5,
     ) -> None:
         """``own_values``: keep values in ``_Family`` objects (the default in one process)
-        or, when False, in prometheus_client's metrics (what multi-process mode needs)."""
+        or, when False, in prometheus_client's metrics (what multi-process mode needs).
+        ``buffered`` (multi-process mode only): the per-request families go to the files
+        every ``sync_interval_s`` instead of on every update."""
         self.multiprocess_dir = _multiprocess_dir()
         if own_values is None:
             own_values = self.multiprocess_dir is None
@@ -428,13 +481,21 @@ class Metrics(Recorder):
         # Every update below holds it: one lock a call instead of one a value (own values).
         self._lock = threading.Lock()
         built: dict[str, Any] = {}
+        # (in multi-process mode every value is a file, probe included: none there)
         probe = Counter("aegis_probe", "", registry=None) if own_values else None
+        # Multi-process mode: the per-request families are counted in Aegis's own values
+        # too, and written to this worker's files by ``sync`` (see its docstring).
+        self._buffered: list[tuple[_Family[Any], Any]] = []
+        buffered = buffered and self.multiprocess_dir is not None
         for spec in SPECS:
-            if probe is None:
+            if not own_values and (spec.name not in BUFFERED or not buffered):
                 built[spec.name] = _build(spec, metrics_registry)
                 continue
             family: _Family[Any] = _Family(spec, self._lock, probe)
-            self.registry.register(family)
+            if own_values:
+                self.registry.register(family)
+            else:
+                self._buffered.append((family, _build(spec, metrics_registry)))
             built[spec.name] = family if spec.labels else family.labels()
         self.requests: _Labelled[_Counts] = built["aegis_requests_total"]
         self.http_responses: _Labelled[_Counts] = built["aegis_http_responses_total"]
@@ -461,6 +522,14 @@ class Metrics(Recorder):
         self._costs: dict[tuple[str, str, str | None, str | None], _Counts] = {}
         self._finished: dict[tuple[str, str | None, str, int],
                              tuple[_Observes, _Counts, _Observes]] = {}
+        self._syncer: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self.sync_interval_s = sync_interval_s
+        if self._buffered:
+            atexit.register(self.sync)  # a worker that exits without close() keeps its counts
+            self._syncer = threading.Thread(target=self._sync_loop, daemon=True,
+                                            name="aegis-metrics-sync")
+            self._syncer.start()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, max_dynamic: int = 500) -> Metrics:
@@ -614,11 +683,41 @@ class Metrics(Recorder):
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The body and content type for ``GET /metrics`` (OpenMetrics if ``accept`` asks)."""
+        self.sync()  # this worker's own latest counts; the others' are at most a sync old
         encoder, content_type = choose_encoder(accept or "")
         return encoder(self.registry), content_type
 
+    def sync(self) -> None:
+        """Multi-process mode: write what the per-request families counted since the last
+        call to this worker's files.
+
+        Why not on every update: a file-backed prometheus_client value costs ~1.3 µs an
+        increment and a histogram ~2.6 µs an observation, ~36 µs a request in situ (~13
+        writes) against ~4 µs for Aegis's own values. The price: another worker's last
+        ``sync_interval_s`` of requests reaches a scrape one sync later (counters are
+        never lost by a clean exit: ``close()`` and interpreter exit sync; a killed worker
+        loses at most that interval).
+        """
+        if not self._buffered:
+            return
+        with self._lock:
+            for family, target in self._buffered:
+                family.flush_into(target)
+
+    def _sync_loop(self) -> None:
+        while not self._stopped.wait(self.sync_interval_s):
+            try:
+                self.sync()
+            except Exception:  # never let the thread die; the next round retries
+                log.exception("metrics: writing multi-process values failed")
+
     def close(self) -> None:
-        """This worker is exiting: drop its live-gauge files (multi-process mode)."""
+        """This worker is exiting: write its last counts, drop its live-gauge files
+        (multi-process mode)."""
+        self._stopped.set()
+        if self._buffered:
+            atexit.unregister(self.sync)
+            self.sync()
         if self.multiprocess_dir is not None:
             mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]
 
