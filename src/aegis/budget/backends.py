@@ -224,14 +224,7 @@ class InMemoryBudgetBackend(BudgetBackend):
 
     def reserve(self, token: str, keys: Sequence[StateKey], limits: Sequence[int],
                 amount: int, expires_at: float, now: float) -> tuple[Shortfall, ...]:
-        # _cells(keys), held.add and (in settle) held.settling: their usual cases inlined.
-        # With the manager's inlined keys_at and alert floor, the budget share of a request
-        # through the engine measured 16.9 µs -> 14.9 µs (isolated, in-memory, 2 budgets).
-        state = self._state
-        try:
-            cells = [state[k] for k in keys]
-        except KeyError:
-            cells = self._cells(keys)
+        cells = self._cells(keys)
         if len(limits) != len(cells):
             raise ValueError("reserve: one limit per state key")
         with self._lock:
@@ -247,19 +240,14 @@ class InMemoryBudgetBackend(BudgetBackend):
                     )
             for c in cells:
                 c[1] += amount
-            held.open[token] = (keys, amount, expires_at)
+            held.add(token, keys, amount, expires_at)
             return ()
 
     def settle(self, token: str, keys: Sequence[StateKey], actual: int,
                now: float) -> tuple[Settled, ...]:
-        state = self._state
-        try:
-            cells = [state[k] for k in keys]
-        except KeyError:
-            cells = self._cells(keys)
+        cells = self._cells(keys)
         with self._lock:
-            entry = self._held.open.pop(token, None) if token else None
-            returned = entry[1] if entry is not None else self._held.settling(token)
+            returned = self._held.settling(token)
             if returned is None:
                 return ()
             out = []
