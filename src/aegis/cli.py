@@ -18,6 +18,8 @@ from aegis.errors import AegisError, ConfigError
 from aegis.types import Message
 
 if TYPE_CHECKING:
+    import socket
+
     from aegis.ledger import LedgerStore
 
 
@@ -133,7 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Aegis reads no client address, so uvicorn's X-Forwarded-For rewriting is pure cost;
         # and answers do not advertise the server software
         proxy_headers=False, server_header=False,
-        loop=event_loop(settings.server.loop),
+        loop=_uvicorn_loop(event_loop(settings.server.loop)),
         http=_http_protocol(),
         # stop accepting, let in-flight requests finish up to the grace period, then flush
         timeout_graceful_shutdown=settings.resilience.config.shutdown_grace_s,
@@ -163,9 +165,12 @@ def _serve(args: argparse.Namespace) -> int:
         _run_workers(workers, host, port, kwargs)
         return 0
     app = create_app(settings)
-    _banner(settings, host, port, open_access=app.auth.open())
-    uvicorn.run(app, **kwargs)
-    return 0
+    sock = _listener(host, port)
+    _banner(settings, host, sock.getsockname()[1], open_access=app.auth.open())
+    server = uvicorn.Server(uvicorn.Config(app, **kwargs))
+    with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl+C is a normal stop
+        server.run(sockets=[sock])
+    return 0 if server.started else 3  # uvicorn's code for a failed start-up
 
 
 def _run_workers(workers: int, host: str, port: int, kwargs: dict[str, Any]) -> None:
@@ -183,6 +188,17 @@ def _run_workers(workers: int, host: str, port: int, kwargs: dict[str, Any]) -> 
                             **kwargs)
     with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: Ctrl+C is a normal stop
         Multiprocess(config, sockets=[ReusePortListener(host, port)]).run()  # type: ignore[list-item]
+
+
+def _listener(host: str, port: int) -> socket.socket:
+    """The one worker's socket, bound here so that a busy port is a clear error (exit 2)
+    and uvicorn serves on a socket it is given (see ``aegis.gateway.accept``)."""
+    from aegis.gateway.server import bind_listener
+
+    try:
+        return bind_listener(host, port)
+    except OSError as exc:
+        raise ConfigError(f"server: cannot listen on {host}:{port}: {exc}") from None
 
 
 def _check_port(host: str, port: int) -> None:
@@ -211,19 +227,22 @@ def event_loop(choice: str) -> str:
     """The event loop uvicorn runs (``server.loop``): ``auto`` is uvloop when installed.
 
     Measured side by side (issue #7 notes): uvloop gives 2-3 % more throughput and
-    a 0.3-0.5 ms lower p99 at concurrency 1. The stdlib loop is fairer to new
-    connections under saturation: with one CPU-bound worker and 128 connections
-    opened at once, uvloop left some requests waiting 1-2 s (p99 1.3 s) where
-    asyncio kept p99 near 0.1 s. Choose ``asyncio`` for one worker facing
-    connection bursts. (With a shared listening socket the stdlib loop also let one
-    of several workers accept a whole burst; workers on Linux now listen on their
-    own sockets, see ``aegis.gateway.server``.)
+    a 0.3-0.5 ms lower p99 at concurrency 1. uvloop on its own accepts one new
+    connection per loop iteration, which under load left a burst of 128 new
+    connections waiting up to 1.4 s; Aegis runs it with ``aegis.gateway.accept``,
+    which accepts all of them at once (c=128 p99 0.9 s -> 60 ms).
     """
     if choice == "uvloop" and not _has("uvloop"):
         raise ConfigError("server.loop: uvloop is not installed (pip install uvloop)")
     if choice == "auto":
         return "uvloop" if _has("uvloop") else "asyncio"
     return choice
+
+
+def _uvicorn_loop(name: str) -> str:
+    """uvicorn's ``loop=``: uvloop as ``aegis.gateway.accept``'s loop, which accepts every
+    waiting connection at once (uvloop itself accepts one per loop iteration)."""
+    return "aegis.gateway.accept:new_event_loop" if name == "uvloop" else name
 
 
 def _banner(settings: Settings, host: str, port: int, *, open_access: bool) -> None:

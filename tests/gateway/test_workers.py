@@ -149,7 +149,8 @@ def test_each_worker_listens_on_its_own_socket_and_bursts_are_spread(served) -> 
             s.close()
 
 
-def test_a_port_held_by_another_program_is_a_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_held_by_another_program_is_a_clear_error(tmp_path: Path, workers: str) -> None:
     config = tmp_path / "aegis.yaml"
     config.write_text(yaml.safe_dump({"storage": {"url": f"sqlite:///{tmp_path / 'a.db'}"}}))
     with socket.socket() as taken:
@@ -159,7 +160,7 @@ def test_a_port_held_by_another_program_is_a_clear_error(tmp_path: Path) -> None
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AEGIS_", "PROMETHEUS_"))}
         done = subprocess.run(
             [sys.executable, "-m", "aegis.cli", "serve", "--config", str(config), "--port",
-             str(port), "--workers", "2"], env=env, cwd=tmp_path, capture_output=True,
+             str(port), "--workers", workers], env=env, cwd=tmp_path, capture_output=True,
             text=True, timeout=60)
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr

@@ -92,8 +92,9 @@ def per_worker_listeners(port: int) -> bool:
     return port != 0 and sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
-def bind_reuse_port(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` that other ``SO_REUSEPORT`` sockets may share.
+def bind_listener(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A socket bound to ``host:port`` (with ``reuse_port``, one that other
+    ``SO_REUSEPORT`` sockets may share).
 
     Not yet listening: uvicorn's server calls ``listen`` when it starts serving.
     """
@@ -101,12 +102,17 @@ def bind_reuse_port(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def bind_reuse_port(host: str, port: int) -> socket.socket:
+    return bind_listener(host, port, reuse_port=True)
 
 
 class ReusePortListener:
