@@ -80,6 +80,8 @@ def configure(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
     conn.execute("PRAGMA journal_mode = WAL")  # a no-op answer of "memory" for :memory:
     conn.execute("PRAGMA synchronous = NORMAL")
+    # multi-row INSERTs keep a statement journal; in memory, not a temp file per batch
+    conn.execute("PRAGMA temp_store = MEMORY")
 
 
 def where(
