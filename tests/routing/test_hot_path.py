@@ -160,3 +160,45 @@ def test_classifier_shortcuts_match_the_plain_heuristics(text: str) -> None:
         expected = ("very_high" if score >= 6 else "high" if score >= 4
                     else "medium" if score >= 2 else "low")
         assert classify._complexity(t, tokens) == expected
+
+
+def test_remembered_rule_matches_equal_evaluating_every_rule() -> None:
+    """``Router`` remembers which rules hold per combination of the values conditions
+    read; over many varied requests (repeats included) the remembered answer is the
+    rule list evaluated afresh."""
+    from aegis.config import from_dict
+    from aegis.engine import Engine
+    from aegis.routing.decision import Task
+    from aegis.routing.policy import holds
+
+    eng = Engine(from_dict({
+        "storage": {"url": "sqlite:///:memory:"},
+        "providers": {"lan": {"kind": "ollama", "base_url": "http://127.0.0.1:9",
+                              "locality": "local"}},
+        "routes": {"a": {"strategy": "cost"}, "b": {"strategy": "quality"}},
+        "rules": [{"name": "batch", "when": {"batch_size": ">= 10"}, "route": "a"},
+                  {"name": "ws", "when": {"workspace": "research"}, "route": "b"},
+                  {"name": "tag", "when": {"tags": "urgent"}, "route": "a"},
+                  {"name": "code", "when": {"task_type": ["code", "extraction"],
+                                            "complexity": ">= medium"}, "route": "b"},
+                  {"name": "sens", "when": {"data_class": ">= confidential"}, "route": "b"},
+                  {"name": "low", "when": {"quality": "<= low"}, "route": "a"},
+                  {"name": "any", "route": "a"}],
+    }, env={}))
+    router = eng.router
+    rng = random.Random(5)
+    for _ in range(3000):
+        profile = Profile(
+            task_type=rng.choice(("chat", "code", "extraction", "generation")),
+            data_class=rng.choice(list(DataClass)), quality=rng.choice(QUALITY),
+            complexity=rng.choice(COMPLEXITY), batch_size=rng.choice((1, 9, 10, 50)),
+            needs=frozenset(), prompt_tokens=10, output_tokens=10)
+        task = Task(workspace=rng.choice((None, "research", "other")),
+                    tags=rng.choice(((), ("urgent",), ("x", "urgent"), ("x",))))
+        values = {"task_type": profile.task_type, "quality": profile.quality,
+                  "complexity": profile.complexity, "data_class": str(profile.data_class),
+                  "batch_size": profile.batch_size, "workspace": task.workspace,
+                  "tags": task.tags}
+        fresh = [r.name for r in router.policy.rules
+                 if all(holds(c, values[c.field]) for c in r.when)]
+        assert [r.name for r in router._rules_holding(profile, task)] == fresh

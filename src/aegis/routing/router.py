@@ -28,7 +28,7 @@ from aegis.routing.constraints import Health, Limits, Screen
 from aegis.routing.decision import Candidate, Decision, Exclusion, Profile, Task
 from aegis.routing.explain import Explanation
 from aegis.routing.latency import LatencyStats
-from aegis.routing.policy import Route, RoutingPolicy, holds
+from aegis.routing.policy import Route, RoutingPolicy, Rule, holds
 from aegis.routing.strategies import rank
 from aegis.types import ChatRequest
 
@@ -67,6 +67,7 @@ class Router:
         # id(pool) keys: the pool is held in the value, so its id cannot be reused meanwhile
         self._screens: dict[tuple[int, DataClass, frozenset[str], Limits],
                             tuple[Sequence[ModelInfo], Screen]] = {}
+        self._holding: dict[tuple[object, ...], tuple[Rule, ...]] = {}
 
     def profile(self, request: ChatRequest, task: Task, *, kind: str = "chat") -> Profile:
         return classify.profile(request, task, detector=self.detector,
@@ -105,13 +106,7 @@ class Router:
             return self._finish(f"strategy:{task.strategy}",
                                 self._reason(profile, task.strategy), task.strategy,
                                 self._all(kind), profile, limits, record)
-        values = {"task_type": profile.task_type, "quality": profile.quality,
-                  "complexity": profile.complexity, "data_class": str(profile.data_class),
-                  "batch_size": profile.batch_size, "workspace": task.workspace,
-                  "tags": task.tags}
-        for rule in self.policy.rules:
-            if rule.when and not all(holds(c, values.get(c.field)) for c in rule.when):
-                continue
+        for rule in self._rules_holding(profile, task):
             route = self.policy.routes[rule.route]
             pool = self._pool(route, kind)
             filtered = self._filter(pool, profile, limits)
@@ -125,6 +120,24 @@ class Router:
                             self._all(kind), profile, limits, record)
 
     # -- helpers ------------------------------------------------------------------
+
+    def _rules_holding(self, profile: Profile, task: Task) -> tuple[Rule, ...]:
+        """The rules whose conditions hold, in order. Conditions read only these few
+        discrete values, so the answer is remembered per combination (bounded)."""
+        key = (profile.task_type, profile.quality, profile.complexity, profile.data_class,
+               profile.batch_size, task.workspace, task.tags)
+        rules = self._holding.get(key)
+        if rules is None:
+            values = {"task_type": profile.task_type, "quality": profile.quality,
+                      "complexity": profile.complexity, "data_class": str(profile.data_class),
+                      "batch_size": profile.batch_size, "workspace": task.workspace,
+                      "tags": task.tags}
+            rules = tuple(rule for rule in self.policy.rules if not rule.when
+                          or all(holds(c, values.get(c.field)) for c in rule.when))
+            if len(self._holding) >= _MAX_SCREENS:  # workspaces, tags, batch sizes: open-ended
+                self._holding.clear()
+            self._holding[key] = rules
+        return rules
 
     def _all(self, kind: str) -> tuple[ModelInfo, ...]:
         pool = self._pools.get((None, kind))
