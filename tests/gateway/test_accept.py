@@ -98,9 +98,14 @@ def _run(coro: Any) -> Any:
 
 
 async def _echo(port: int | None, reader_writer: Any = None, msg: bytes = b"ping") -> bytes:
+    """``msg`` echoed on a new connection to ``port`` (closed after), or on ``reader_writer``."""
     reader, writer = reader_writer or await asyncio.open_connection("127.0.0.1", port)
     writer.write(msg)
-    return bytes(await reader.readexactly(len(msg)))
+    try:
+        return bytes(await reader.readexactly(len(msg)))
+    finally:
+        if reader_writer is None:
+            writer.close()
 
 
 def test_connections_are_served_and_close_stops_listening_only() -> None:
@@ -119,6 +124,7 @@ def test_connections_are_served_and_close_stops_listening_only() -> None:
         with pytest.raises(ConnectionRefusedError):
             await asyncio.open_connection("127.0.0.1", port)
         conn[1].close()
+        await conn[1].wait_closed()
 
     _run(main())
 
