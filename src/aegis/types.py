@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
 import orjson
 
@@ -200,9 +200,12 @@ class Completion:
         return self.raw if self.raw is not None else orjson.dumps(self.body)
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """One ``chat.completion.chunk``; ``raw`` as for :class:`Completion`."""
+class Chunk(NamedTuple):
+    """One ``chat.completion.chunk``; ``raw`` as for :class:`Completion`.
+
+    A NamedTuple, not a frozen dataclass: one is made per streamed token or so, and
+    the dataclass's ``__init__`` costs several times more.
+    """
 
     data: dict[str, Any]
     raw: bytes | None = None
@@ -251,12 +254,14 @@ class CompletionBuilder:
 
     def add(self, chunk: Chunk) -> None:
         data = chunk.data
-        self.id = self.id or data.get("id")
-        self.model = self.model or data.get("model")
-        self.created = self.created or data.get("created")
-        usage = chunk.usage
-        if usage is not None:
-            self.usage = usage
+        if not self.id:  # the first chunk's, unless it had none
+            self.id = data.get("id")
+        if not self.model:
+            self.model = data.get("model")
+        if not self.created:
+            self.created = data.get("created")
+        if usage := data.get("usage"):  # ``chunk.usage``, without a call for most chunks
+            self.usage = Usage.from_openai(usage)
         choices = data.get("choices") or ()
         if not choices:
             return
