@@ -162,3 +162,20 @@ def test_running_out_of_descriptors_pauses_accepting_then_resumes(
     assert waited >= 0.2  # served once accepting resumed, not before
     assert [r.getMessage() for r in caplog.records] == [
         "cannot accept connections ([Errno 24] Too many open files); retrying in 0.2 s"]
+
+
+def test_the_cli_runs_uvicorn_on_the_accepting_loop() -> None:
+    import uvicorn
+
+    from aegis.cli import _uvicorn_loop
+
+    async def app(scope: Any, receive: Any, send: Any) -> None: ...
+
+    factory = uvicorn.Config(app, loop=_uvicorn_loop("uvloop")).get_loop_factory()
+    assert factory is not None
+    loop = factory()
+    try:
+        assert isinstance(loop, AcceptingLoop)
+    finally:
+        loop.close()
+    assert _uvicorn_loop("asyncio") == "asyncio"
