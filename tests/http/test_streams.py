@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import AsyncIterator, Iterable
 
@@ -33,7 +34,7 @@ async def _events(parts: Iterable[bytes]) -> list[tuple[str, bytes]]:
 
 def _splits(body: bytes, cuts: Iterable[int]) -> list[bytes]:
     bounds = [0, *sorted(set(cuts)), len(body)]
-    return [body[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [body[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def test_every_single_split_gives_the_same_events() -> None:
