@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -133,12 +134,38 @@ class _Exhausted(socket.socket):
     """A listening socket whose first ``accept`` finds no file descriptor left."""
 
     failures = 1
+    error = errno.EMFILE
 
     def accept(self) -> tuple[socket.socket, Any]:
         if self.failures:
             self.failures -= 1
-            raise OSError(errno.EMFILE, "Too many open files")
+            raise OSError(self.error, os.strerror(self.error))
         return super().accept()
+
+
+class _Broken(_Exhausted):
+    """...or a connection whose network error is already pending (accept(2): retry)."""
+
+    error = errno.EPROTO
+
+
+def test_a_connection_with_a_pending_network_error_is_skipped_not_fatal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> bytes:
+        loop = asyncio.get_running_loop()
+        proto = type("P", (_Echo,), {"made": [], "step": staticmethod(lambda: 0)})
+        sock = _Broken(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        server = await loop.create_server(proto, sock=sock)
+        try:
+            return await asyncio.wait_for(_echo(sock.getsockname()[1]), 5)
+        finally:
+            server.close()
+
+    with caplog.at_level(logging.WARNING):
+        assert _run(main()) == b"ping"
+    assert not caplog.records  # served at once, nothing to report
 
 
 def test_running_out_of_descriptors_pauses_accepting_then_resumes(

@@ -32,6 +32,11 @@ log = logging.getLogger("aegis.gateway")
 
 # out of file descriptors or buffers: stop accepting for a while, as asyncio does
 _EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+# a network error already pending on that one connection (Linux reports it from accept;
+# accept(2) says to retry), or a firewall refusing it: skip it, accept the next
+_ONE_CONNECTION = frozenset(getattr(errno, name) for name in (
+    "ENETDOWN", "EPROTO", "ENOPROTOOPT", "EHOSTDOWN", "ENONET", "EHOSTUNREACH",
+    "EOPNOTSUPP", "ENETUNREACH", "EPERM") if hasattr(errno, name))
 RETRY_DELAY_S = 1.0
 
 
@@ -102,6 +107,8 @@ class AcceptingServer(asyncio.AbstractServer):
             except ConnectionAbortedError:
                 continue  # the client gave up while waiting
             except OSError as exc:
+                if exc.errno in _ONE_CONNECTION:
+                    continue
                 if exc.errno not in _EXHAUSTED:
                     raise
                 log.error("cannot accept connections (%s); retrying in %g s", exc,
