@@ -33,12 +33,19 @@ class _Echo(asyncio.Protocol):
         self.transport.write(data)
 
 
+def _proto(made: list[int] | None = None,
+           step: Callable[[], int] = lambda: 0) -> type[_Echo]:
+    """An echo protocol class recording ``step()`` into ``made`` as each connection opens."""
+    return type("P", (_Echo,), {"made": [] if made is None else made,
+                                "step": staticmethod(step)})
+
+
 def _burst_steps(loop: asyncio.AbstractEventLoop, *, use_sock: bool) -> list[int]:
     """Open ``BURST`` connections at once to a server whose loop is kept busy (2 ms of
     work per iteration, as under load); return the iteration each was accepted in."""
     steps = [0]
     made: list[int] = []
-    proto = type("P", (_Echo,), {"made": made, "step": staticmethod(lambda: steps[0])})
+    proto = _proto(made, lambda: steps[0])
 
     def busy() -> None:  # one call per loop iteration
         steps[0] += 1
@@ -112,8 +119,7 @@ async def _echo(port: int | None, reader_writer: Any = None, msg: bytes = b"ping
 def test_connections_are_served_and_close_stops_listening_only() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        proto = type("P", (_Echo,), {"made": [], "step": staticmethod(lambda: 0)})
-        server = await loop.create_server(proto, sock=bind_listener("127.0.0.1", 0))
+        server = await loop.create_server(_proto(), sock=bind_listener("127.0.0.1", 0))
         assert isinstance(server, AcceptingServer) and server.is_serving()
         port = server.sockets[0].getsockname()[1]
         conn = await asyncio.open_connection("127.0.0.1", port)
@@ -149,17 +155,21 @@ class _Broken(_Exhausted):
     error = errno.EPROTO
 
 
+async def _listen_on(sock_class: type[socket.socket]) -> tuple[asyncio.AbstractServer, int]:
+    """An echo server on a ``sock_class`` socket, and its port."""
+    sock = sock_class(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = await asyncio.get_running_loop().create_server(_proto(), sock=sock)
+    return server, sock.getsockname()[1]
+
+
 def test_a_connection_with_a_pending_network_error_is_skipped_not_fatal(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def main() -> bytes:
-        loop = asyncio.get_running_loop()
-        proto = type("P", (_Echo,), {"made": [], "step": staticmethod(lambda: 0)})
-        sock = _Broken(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        server = await loop.create_server(proto, sock=sock)
+        server, port = await _listen_on(_Broken)
         try:
-            return await asyncio.wait_for(_echo(sock.getsockname()[1]), 5)
+            return await asyncio.wait_for(_echo(port), 5)
         finally:
             server.close()
 
@@ -174,13 +184,9 @@ def test_running_out_of_descriptors_pauses_accepting_then_resumes(
     monkeypatch.setattr(accept, "RETRY_DELAY_S", 0.2)
 
     async def main() -> float:
-        loop = asyncio.get_running_loop()
-        proto = type("P", (_Echo,), {"made": [], "step": staticmethod(lambda: 0)})
-        sock = _Exhausted(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        server = await loop.create_server(proto, sock=sock)
+        server, port = await _listen_on(_Exhausted)
         t0 = time.monotonic()
-        assert await asyncio.wait_for(_echo(sock.getsockname()[1]), 10) == b"ping"
+        assert await asyncio.wait_for(_echo(port), 10) == b"ping"
         server.close()
         return time.monotonic() - t0
 
