@@ -190,13 +190,15 @@ def _run_workers(workers: int, host: str, port: int, kwargs: dict[str, Any]) -> 
         Multiprocess(config, sockets=[ReusePortListener(host, port)]).run()  # type: ignore[list-item]
 
 
-def _listener(host: str, port: int) -> socket.socket:
-    """The one worker's socket, bound here so that a busy port is a clear error (exit 2)
-    and uvicorn serves on a socket it is given (see ``aegis.gateway.accept``)."""
+def _listener(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A socket bound to ``host:port``, or a clear error (exit 2) if that port is taken.
+
+    One worker serves on it (uvicorn is given the socket, see ``aegis.gateway.accept``);
+    with several, ``_check_port`` only tries it."""
     from aegis.gateway.server import bind_listener
 
     try:
-        return bind_listener(host, port)
+        return bind_listener(host, port, reuse_port=reuse_port)
     except OSError as exc:
         raise ConfigError(f"server: cannot listen on {host}:{port}: {exc}") from None
 
@@ -204,14 +206,10 @@ def _listener(host: str, port: int) -> socket.socket:
 def _check_port(host: str, port: int) -> None:
     """Workers bind their own sockets (``_run_workers``): a port another program holds
     is reported here, once, rather than by every worker in a restart loop."""
-    from aegis.gateway.server import bind_reuse_port, per_worker_listeners
+    from aegis.gateway.server import per_worker_listeners
 
-    if not per_worker_listeners(port):
-        return
-    try:
-        bind_reuse_port(host, port).close()
-    except OSError as exc:
-        raise ConfigError(f"server: cannot listen on {host}:{port}: {exc}") from None
+    if per_worker_listeners(port):
+        _listener(host, port, reuse_port=True).close()
 
 
 def _http_protocol() -> Any:
