@@ -39,7 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aegis.privacy import KIND_CLASSES, Detector, build_detector, scan_messages
 from tests.privacy.corpus import (
-    _CODE_SNIPPETS,
     KINDS,
     Corpus,
     Report,
@@ -48,6 +47,7 @@ from tests.privacy.corpus import (
     evaluate,
     holdout,
 )
+from tests.privacy.corpus.negatives import _CODE_SNIPPETS
 
 
 def _table(report: Report, free_text: Report | None) -> str:
@@ -196,7 +196,9 @@ def _time(runs: int, inputs: Sequence[object], after: Timed, before: Timed | Non
     )
 
 
-def _timings(detector: Detector, corpus: Corpus, baseline: ModuleType | None = None) -> str:
+def _timings(
+    detector: Detector, corpus: Corpus, baseline: ModuleType | None = None, scale: float = 1.0
+) -> str:
     rng = random.Random(7)
     old: Detector | None = None
     if baseline is None:
@@ -209,7 +211,8 @@ def _timings(detector: Detector, corpus: Corpus, baseline: ModuleType | None = N
         ]
     large: dict[str, list[str]] = {}
     for name, make in _workloads(corpus, rng).items():
-        for size, runs in ((2_048, 3_000), (100_000, 60)):
+        for size, full in ((2_048, 3_000), (100_000, 60)):
+            runs = max(2, round(full * scale))
             docs = [make(size) for _ in range(min(runs, 40))]
             label = "2 KB" if size < 10_000 else "100 KB"
             cells = _time(
@@ -225,10 +228,12 @@ def _timings(detector: Detector, corpus: Corpus, baseline: ModuleType | None = N
     for name, docs in large.items():
         requests = [[{"role": "user", "content": doc}] for doc in docs]
         cells = _time(
-            60,
+            max(2, round(60 * scale)),
             requests,
             lambda r: scan_messages(r, detector=detector, exhaustive=False),  # type: ignore[arg-type]
-            None if baseline is None else lambda r: baseline.scan_messages(r, detector=old),  # type: ignore[arg-type]
+            None
+            if baseline is None
+            else lambda r: baseline.scan_messages(r, detector=old, exhaustive=False),  # type: ignore[arg-type]
         )
         lines.append(f"| routing (`exhaustive=False`): {name} | 100 KB | {cells} |")
     # A whole request: system prompt, history, a tool call and its JSON result.
@@ -253,7 +258,7 @@ def _timings(detector: Detector, corpus: Corpus, baseline: ModuleType | None = N
         },
     ]
     cells = _time(
-        2_000,
+        max(2, round(2_000 * scale)),
         [request],
         lambda r: scan_messages(r, detector=detector),  # type: ignore[arg-type]
         None if baseline is None else lambda r: baseline.scan_messages(r, detector=old),  # type: ignore[arg-type]
@@ -270,6 +275,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--detector", default="regex")
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument(
+        "--scale", type=float, default=1.0, help="fraction of the timed runs (a quick look: 0.1)"
+    )
+    parser.add_argument(
         "--baseline", metavar="REF", help="also time src/aegis/privacy at this git revision"
     )
     args = parser.parse_args(argv)
@@ -284,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"## Privacy detector `{detector.name}`\n")
     print(
         f"Corpus: {len(corpus.positives)} positives, {len(corpus.negatives)} hard negatives "
-        f"(seeded Faker, 8 locales; `tests/privacy/corpus.py`).\n"
+        f"(seeded Faker, 8 locales; `tests/privacy/corpus/`).\n"
     )
     print(_table(report, free))
     print()
@@ -301,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         baseline = _load_baseline(args.baseline) if args.baseline else None
         against = f", before = `{args.baseline}`, after = working tree" if baseline else ""
         print(f"\n### Scan time (`{detector.name}`, CPU time per scan, single thread{against})\n")
-        print(_timings(detector, corpus, baseline))
+        print(_timings(detector, corpus, baseline, args.scale))
 
 
 if __name__ == "__main__":
