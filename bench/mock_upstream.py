@@ -1,6 +1,7 @@
 """A fast fake OpenAI-compatible upstream for the benchmark, run in its own process.
 
-    python bench/mock_upstream.py --port 18000 [--chunks 50] [--delay-ms 1] [--impl raw|uvicorn]
+    python bench/mock_upstream.py --port 18000 [--chunks 50] [--delay-ms 1]
+                                  [--impl raw|uvicorn|aiohttp]
 
 Endpoints: ``POST /v1/chat/completions`` (fixed JSON, or SSE when the body has
 ``"stream": true``: ``--chunks`` content deltas ``--delay-ms`` apart, a final
@@ -10,8 +11,11 @@ then ``[DONE]``), ``GET /v1/models``, ``GET /health``. Everything else is 404.
 ``--impl raw`` (default) is an ``asyncio.Protocol`` on uvloop with httptools'
 parser and pre-encoded responses; ``--impl uvicorn`` is the same logic as a raw
 ASGI app under uvicorn (uvloop + httptools), kept to show the raw server is the
-faster of the two (see bench/README.md). Prints ``READY <port>`` once listening;
-exits on SIGTERM/SIGINT.
+faster of the two (see bench/README.md). ``--impl aiohttp`` is the same logic as a
+plain aiohttp app on asyncio's own loop: the kind of mock issue 7 calibrated its
+targets on (its "direct path" served 8,200-12,400 req/s at c=32; ours serves ~7x
+that). The benchmark runs it from bench/.tools-venv, so aiohttp never becomes a
+project dependency. Prints ``READY <port>`` once listening; exits on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -23,9 +27,13 @@ import signal
 import sys
 from typing import Any
 
-import httptools
 import orjson
-import uvloop
+
+try:
+    import httptools
+    import uvloop
+except ImportError:  # bench/.tools-venv, which runs only the aiohttp variant
+    httptools = uvloop = None
 
 MODEL = "gpt-4o-mini"
 CREATED = 1700000000
@@ -270,13 +278,59 @@ class AsgiMock:
         await send({"type": "http.response.body", "body": body})
 
 
+# -- the same logic as a plain aiohttp app (the issue's kind of mock) ------------------
+
+
+async def serve_aiohttp(sock: Any, ready: Any) -> None:
+    from aiohttp import web
+
+    json_type = "application/json"
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        wants = _wants_stream(await request.read())
+        if wants is None:
+            return web.Response(status=400, body=BAD_REQUEST, content_type=json_type)
+        if not wants[0]:
+            return web.Response(body=COMPLETION, content_type=json_type)
+        response = web.StreamResponse(headers={"content-type": "text/event-stream",
+                                               "cache-control": "no-cache"})
+        await response.prepare(request)
+        for i, event in enumerate(RawMock.events):
+            if i and RawMock.delay:
+                await asyncio.sleep(RawMock.delay)
+            await response.write(event)
+        await response.write((RawMock.usage_event if wants[1] else b"") + RawMock.done_event)
+        await response.write_eof()
+        return response
+
+    async def canned(body: bytes, status: int = 200) -> web.Response:
+        return web.Response(status=status, body=body, content_type=json_type)
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_get("/v1/models", lambda _: canned(MODELS))
+    for path in ("/health", "/v1/health"):
+        app.router.add_get(path, lambda _: canned(b'{"status":"ok"}'))
+    app.router.add_route("*", "/{tail:.*}", lambda _: canned(NOT_FOUND, 404))
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.SockSite(runner, sock, backlog=4096).start()
+    ready(sock.getsockname()[1])
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--chunks", type=int, default=50, help="content chunks per stream")
     parser.add_argument("--delay-ms", type=float, default=1.0, help="gap between chunks")
-    parser.add_argument("--impl", choices=("raw", "uvicorn"), default="raw")
+    parser.add_argument("--impl", choices=("raw", "uvicorn", "aiohttp"), default="raw")
     args = parser.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the mock binds loopback only")
@@ -291,11 +345,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     import socket
 
-    import uvicorn
-
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
+    if args.impl == "aiohttp":
+        asyncio.run(serve_aiohttp(sock, ready))
+        return
+    import uvicorn
+
     config = uvicorn.Config(AsgiMock(), loop="uvloop", http="httptools", log_level="warning",
                             access_log=False, lifespan="off", backlog=4096)
     server = uvicorn.Server(config)

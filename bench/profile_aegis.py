@@ -30,29 +30,15 @@ import run as runmod
 import systems as sysmod
 
 HERE = Path(__file__).resolve().parent
-TOOLS_VENV = HERE / ".tools-venv"
 PYSPY_VERSION = "0.4.3"
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
 def ensure_pyspy(install: bool) -> tuple[Path | None, str]:
-    exe = TOOLS_VENV / "bin" / "py-spy"
-    if exe.exists():
-        return exe, "py-spy (bench/.tools-venv)"
-    if not install:
-        return None, "py-spy not installed (--no-install)"
-    try:
-        if not (TOOLS_VENV / "bin" / "python").exists():
-            subprocess.run(["python3", "-m", "venv", str(TOOLS_VENV)], check=True,
-                           capture_output=True, timeout=120)
-        proc = subprocess.run([str(TOOLS_VENV / "bin" / "python"), "-m", "pip", "install",
-                               "-q", f"py-spy=={PYSPY_VERSION}"], capture_output=True,
-                              text=True, timeout=600, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"py-spy install failed: {exc}"
-    if proc.returncode != 0 or not exe.exists():
-        return None, "py-spy install failed: " + proc.stderr[-300:]
-    return exe, f"py-spy {PYSPY_VERSION} (bench/.tools-venv)"
+    problem = sysmod.tools_venv((f"py-spy=={PYSPY_VERSION}",), ["py-spy", "--version"], install)
+    if problem:
+        return None, problem
+    return sysmod.TOOLS_VENV / "bin" / "py-spy", f"py-spy {PYSPY_VERSION} (bench/.tools-venv)"
 
 
 def short(path: str) -> str:

@@ -38,8 +38,11 @@ import systems as sysmod
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RUN_DIR = HERE / ".run"
-ALL_SYSTEMS = ("direct", "aegis-full", "aegis-full-w2", "aegis-minimal", "litellm")
+ALL_SYSTEMS = ("direct", "aegis-full", "aegis-full-w2", "aegis-minimal", "litellm",
+               "direct-aiohttp", "aegis-full-aiohttp")
 WORKERS = {"aegis-full-w2": 2}  # systems with several workers (others: 1)
+# systems whose upstream is not the fast raw mock (others: "raw")
+UPSTREAMS = {"direct-aiohttp": "aiohttp", "aegis-full-aiohttp": "aiohttp"}
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,13 @@ class Scenario:
     warmup_s: float = 1.0
     # also measure systems with several workers: only where throughput is the question
     multi_worker: bool = False
+    upstream: str = "raw"  # the mock its systems talk to (see UPSTREAMS)
 
-    def includes(self, system: sysmod.System) -> bool:
-        """Whether ``system`` is measured here (multi-worker ones only where enabled)."""
-        return system.workers <= 1 or self.multi_worker
+    def includes(self, system: str) -> bool:
+        """Whether ``system`` is measured here: its upstream is this scenario's, and
+        multi-worker systems only where enabled."""
+        return (UPSTREAMS.get(system, "raw") == self.upstream
+                and (WORKERS.get(system, 1) <= 1 or self.multi_worker))
 
     def plan(self, quick: bool, rounds: int | None, duration: float | None) -> tuple[int, float]:
         r = rounds or self.rounds
@@ -79,6 +85,10 @@ SCENARIOS = (
     Scenario("stream-c32", "streaming (50 chunks), concurrency 32", 32, stream=True,
              quick_duration_s=2),
     Scenario("large-c8", "~100 KB prompt, non-streaming, concurrency 8", 8, body="large"),
+    # chat-c32 again, upstream a plain aiohttp app: the kind of mock issue 7's numbers
+    # (direct 8,200-12,400 req/s) come from; the raw mock above serves ~7x that
+    Scenario("chat-c32-aiohttp", "non-streaming, concurrency 32, upstream: the mock as a "
+             "plain aiohttp app", 32, upstream="aiohttp"),
 )
 BY_NAME = {s.name: s for s in SCENARIOS}
 
@@ -172,9 +182,10 @@ class Bench:
         assert self.tools["hey"]
         return loadgen.run_hey(self.tools["hey"], system.url, body, sc.concurrency, duration)
 
-    def measure(self, system: sysmod.System, mock: sysmod.Mock, sc: Scenario, body: Path,
-                duration: float, round_: int) -> dict[str, Any]:
-        assert system.tree is not None
+    def measure(self, system: sysmod.System, sc: Scenario, body: Path, duration: float,
+                round_: int) -> dict[str, Any]:
+        assert system.tree is not None and system.mock is not None
+        mock = system.mock
         distinct_mock = system.tree is not mock.tree
         watch = {"system": system.tree}
         if distinct_mock:
@@ -204,10 +215,10 @@ class Bench:
             "other_cpu_s": round(max(0.0, busy - cpu - mock_cpu - gen_cpu - own_cpu), 3),
         }
 
-    def other_cpu_pct(self, active: list[sysmod.System], mock: sysmod.Mock,
+    def other_cpu_pct(self, active: list[sysmod.System], mocks: list[sysmod.Mock],
                       window: float = 1.0) -> float:
         """Share of all cores used by processes outside this benchmark, over ``window`` s."""
-        trees = {id(t): t for t in [mock.tree, *(s.tree for s in active if s.ok)]
+        trees = {id(t): t for t in [*(m.tree for m in mocks), *(s.tree for s in active if s.ok)]
                  if t is not None}
         ours0 = sum(t.cpu_seconds() for t in trees.values())
         me0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -219,28 +230,30 @@ class Bench:
         ours += (me1.ru_utime + me1.ru_stime) - (me0.ru_utime + me0.ru_stime)
         return max(0.0, 100 * (busy - ours) / (window * (os.cpu_count() or 1)))
 
-    def wait_quiet(self, active: list[sysmod.System], mock: sysmod.Mock) -> tuple[float, float]:
+    def wait_quiet(self, active: list[sysmod.System], mocks: list[sysmod.Mock]
+                   ) -> tuple[float, float]:
         """Wait (bounded) until other processes use < --quiet-below % of the machine."""
         limit = self.args.wait_quiet
         started = time.monotonic()
-        other = self.other_cpu_pct(active, mock)
+        other = self.other_cpu_pct(active, mocks)
         if other <= self.args.quiet_below:
             return 0.0, other
         while other > self.args.quiet_below and time.monotonic() - started < limit:
             print(f"   waiting for a quieter machine: other processes use {other:.0f}% "
                   "of the CPU", flush=True)
-            other = self.other_cpu_pct(active, mock, 2.0)
+            other = self.other_cpu_pct(active, mocks, 2.0)
         return time.monotonic() - started, other
 
-    def scenario(self, sc: Scenario, active: list[sysmod.System], mock: sysmod.Mock,
+    def scenario(self, sc: Scenario, active: list[sysmod.System], mocks: list[sysmod.Mock],
                  bodies: dict[tuple[str, str], Path]) -> None:
         rounds, duration = sc.plan(self.args.quick, self.args.rounds, self.args.duration)
         kind = "stream" if sc.stream else sc.body
-        skipped = [s.name for s in active if not sc.includes(s)]
-        measured = [s for s in active if sc.includes(s)]  # the rest: no warm-up, no rows
+        skipped = [s.name for s in active  # on this scenario's upstream, left out here
+                   if UPSTREAMS.get(s.name, "raw") == sc.upstream and not sc.includes(s.name)]
+        measured = [s for s in active if sc.includes(s.name)]  # the rest: no warm-up, no rows
         limit = self.args.scenario_limit or (
             rounds * len(measured) * (duration + 30) + len(measured) * (sc.warmup_s + 30))
-        waited, quiet = self.wait_quiet(active, mock) if self.args.wait_quiet else (0.0, None)
+        waited, quiet = self.wait_quiet(active, mocks) if self.args.wait_quiet else (0.0, None)
         started = time.monotonic()
         print(f"\n== {sc.name}: {sc.title} — {rounds} rounds x {duration:g} s x "
               f"{len(measured)} systems"
@@ -261,7 +274,7 @@ class Bench:
                 warmup = sc.warmup(self.args.warmup)
                 if r == 0 and warmup > 0:  # at the scenario's concurrency, not measured
                     self.load(system, sc, bodies[(system.name, kind)], warmup)
-                run = self.measure(system, mock, sc, bodies[(system.name, kind)], duration, r)
+                run = self.measure(system, sc, bodies[(system.name, kind)], duration, r)
                 self.runs.append(run)
                 other_cpu += run["other_cpu_s"]
                 wall += run["wall_s"]
@@ -272,7 +285,7 @@ class Bench:
                           + (f"  ttfb50 {load['ttfb_p50_ms'] or 0:7.3f} ms" if sc.stream
                              else "")
                           + f"  err {load['errors']}  cpu {run['cpu_s']:.2f}s")
-                print(f"   r{r} {system.name:<14}{status}", flush=True)
+                print(f"   r{r} {system.name:<20}{status}", flush=True)
                 if system.proc is not None and system.proc.poll() is not None:
                     system.fail(f"exited with status {system.proc.returncode} during "
                                 f"{sc.name} round {r}")
@@ -321,13 +334,22 @@ def git_revision() -> str:
         return "unknown"
 
 
-def start_systems(names: list[str], mock: sysmod.Mock, install: bool, run_dir: Path
-                  ) -> list[sysmod.System]:
+def start_systems(names: list[str], mocks: dict[str, sysmod.Mock | str], install: bool,
+                  run_dir: Path) -> list[sysmod.System]:
+    """Each named system on its upstream (``mocks``: a mock per upstream, or why it failed)."""
     out: list[sysmod.System] = []
     for name in names:
         print(f"bench: starting {name}", flush=True)
-        if name == "direct":
-            system = sysmod.direct(mock)
+        mock = mocks[UPSTREAMS.get(name, "raw")]
+        if isinstance(mock, str):
+            system = sysmod.System(name, f"upstream {UPSTREAMS.get(name, 'raw')} mock")
+            system.fail(mock)
+        elif name in ("direct", "direct-aiohttp"):
+            system = sysmod.direct(mock, name)
+        elif name == "aegis-full-aiohttp":
+            system = sysmod.aegis(name, "aegis-full.yaml", "auto", mock, run_dir,
+                                  "aegis-full with the aiohttp mock as its upstream; "
+                                  "chat-c32-aiohttp only")
         elif name == "aegis-full":
             system = sysmod.aegis(name, "aegis-full.yaml", "auto", mock, run_dir,
                                   "routing (model=auto, shipped catalog), privacy scan, "
@@ -399,8 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     complete = not args.quick and not args.scenario and args.rounds is None \
         and args.duration is None and names == list(ALL_SYSTEMS)
     stem = args.name or ("latest" if complete else "quick" if args.quick else "partial")
-    idle = [n for n in names if WORKERS.get(n, 1) > 1
-            and not any(sc.multi_worker for sc in scenarios)]
+    idle = [n for n in names if not any(sc.includes(n) for sc in scenarios)]
     names = [n for n in names if n not in idle]  # no scenario would measure them
 
     started = time.monotonic()
@@ -416,15 +437,24 @@ def main(argv: list[str] | None = None) -> int:
           f"load {meta_machine['loadavg_start']}; non-streaming load generator: "
           f"{bench.loadgen}", flush=True)
     if idle:
-        bench.notes.append(f"not started: {', '.join(idle)} (multi-worker systems run only "
-                           f"in {', '.join(sc.name for sc in SCENARIOS if sc.multi_worker)})")
+        bench.notes.append(f"not started: {', '.join(idle)} (no scenario of this run "
+                           "measures them)")
     for note in bench.notes:
         print(f"bench: {note}", flush=True)
 
-    mock = sysmod.Mock(run_dir, args.chunks, args.delay_ms)
+    mocks: dict[str, sysmod.Mock | str] = {}
+    for upstream in dict.fromkeys(UPSTREAMS.get(n, "raw") for n in names):
+        try:
+            mocks[upstream] = sysmod.Mock(run_dir, args.chunks, args.delay_ms, upstream,
+                                          install=not args.no_install)
+        except RuntimeError as exc:
+            if upstream == "raw":
+                raise
+            mocks[upstream] = str(exc)
+    started_mocks = [m for m in mocks.values() if isinstance(m, sysmod.Mock)]
     active: list[sysmod.System] = []
     try:
-        active = start_systems(names, mock, not args.no_install, run_dir)
+        active = start_systems(names, mocks, not args.no_install, run_dir)
         for system in active:
             if system.tree is not None:
                 bench.idle_rss[system.name] = system.tree.rss_bytes()
@@ -433,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         if "direct" not in names:
             bench.notes.append("no direct path in this run: added latency is not computed")
         for sc in scenarios:
-            bench.scenario(sc, active, mock, bodies)
+            bench.scenario(sc, active, started_mocks, bodies)
         for system in active:
             if system.name.startswith("aegis"):
                 sysmod.aegis_features(system, run_dir)
@@ -441,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.sampler.stop()
         for system in active:
             system.stop()
-        mock.stop()
+        for mock in started_mocks:
+            mock.stop()
 
     system_names = [s.name for s in active]
     summary = report.aggregate(bench.runs, bench.scenarios_done, system_names)

@@ -9,6 +9,9 @@
 - ``aegis-minimal``: bench/configs/aegis-minimal.yaml (one provider, one model).
 - ``litellm``: the LiteLLM proxy, pinned, installed by the benchmark into
   bench/.litellm-venv (never a project dependency); 1 process, no database.
+- ``direct-aiohttp``, ``aegis-full-aiohttp``: the direct path and aegis-full against a
+  second upstream, the same mock as a plain aiohttp app (the kind issue 7 measured its
+  direct path on), run from bench/.tools-venv; only in the chat-c32-aiohttp scenario.
 
 A system that cannot be installed or started is kept, with ``status="failed"`` and
 the reason, so the report shows it instead of silently dropping it.
@@ -40,6 +43,8 @@ CONFIGS = HERE / "configs"
 VENV_BIN = Path(sys.executable).parent
 LITELLM_VERSION = "1.106.2"  # newer releases need certifi>=2026.10.19, absent from the mirror
 LITELLM_VENV = HERE / ".litellm-venv"
+TOOLS_VENV = HERE / ".tools-venv"  # py-spy, and aiohttp for the reference mock
+AIOHTTP = ("aiohttp==3.14.5", "orjson==3.11.5")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICK = os.sysconf("SC_CLK_TCK")
 # Sections the full config may lose (with a note) if this Aegis build rejects them.
@@ -221,6 +226,7 @@ class System:
     description: str
     model: str = "gpt-4o-mini"  # what the client asks for
     workers: int = 1  # server processes answering requests (> 1: only some scenarios)
+    mock: Mock | None = None  # its upstream (None: it could not be started)
     port: int = 0
     status: str = "pending"  # ok | failed | skipped
     reason: str = ""
@@ -306,18 +312,61 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-class Mock:
-    """The fake upstream (bench/mock_upstream.py), one process for the whole run."""
+def tools_venv(requirements: tuple[str, ...], check: list[str], install: bool) -> str | None:
+    """Make ``check`` (a command run from bench/.tools-venv/bin) succeed, installing
+    ``requirements`` there first if needed: None when ready, else why not."""
+    bin_dir = TOOLS_VENV / "bin"
 
-    def __init__(self, run_dir: Path, chunks: int, delay_ms: float) -> None:
+    def ready() -> bool:
+        try:
+            return subprocess.run([str(bin_dir / check[0]), *check[1:]], capture_output=True,
+                                  timeout=60, check=False).returncode == 0
+        except OSError:
+            return False
+
+    if ready():
+        return None
+    if not install:
+        return f"{', '.join(requirements)} not installed in bench/.tools-venv (--no-install)"
+    try:
+        if not (bin_dir / "python").exists():
+            subprocess.run(["python3", "-m", "venv", str(TOOLS_VENV)], check=True,
+                           capture_output=True, timeout=120)
+        proc = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q",
+                               *requirements], capture_output=True, text=True, timeout=600,
+                              check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"installing {', '.join(requirements)} failed: {exc}"
+    if proc.returncode != 0 or not ready():
+        return f"installing {', '.join(requirements)} failed: " + proc.stderr[-300:]
+    return None
+
+
+class Mock:
+    """A fake upstream (bench/mock_upstream.py), one process for the whole run.
+
+    ``impl="aiohttp"`` runs the aiohttp variant from bench/.tools-venv (installed on
+    first use), so aiohttp never becomes a project dependency.
+    """
+
+    def __init__(self, run_dir: Path, chunks: int, delay_ms: float, impl: str = "raw",
+                 install: bool = True) -> None:
+        self.impl = impl
+        python = sys.executable
+        if impl == "aiohttp":
+            problem = tools_venv(AIOHTTP, ["python", "-c", "import aiohttp, orjson"], install)
+            if problem:
+                raise RuntimeError(f"aiohttp mock upstream: {problem}")
+            python = str(TOOLS_VENV / "bin" / "python")
         self.port = free_port()
-        self.log_path = run_dir / "mock.log"
-        self.proc = _spawn([sys.executable, str(HERE / "mock_upstream.py"), "--port",
-                            str(self.port), "--chunks", str(chunks), "--delay-ms",
-                            str(delay_ms)], self.log_path, env=_env())
+        self.log_path = run_dir / ("mock.log" if impl == "raw" else f"mock-{impl}.log")
+        self.proc = _spawn([python, str(HERE / "mock_upstream.py"), "--port", str(self.port),
+                            "--chunks", str(chunks), "--delay-ms", str(delay_ms), "--impl",
+                            impl], self.log_path, env=_env())
         problem = wait_ready(self.port, "/health", self.proc, 15)
         if problem:
-            raise RuntimeError(f"mock upstream: {problem}")
+            self.stop()
+            raise RuntimeError(f"{impl} mock upstream: {problem}")
         self.tree = ProcTree(self.proc.pid)
 
     @property
@@ -333,8 +382,8 @@ class Mock:
                 self.proc.kill()
 
 
-def direct(mock: Mock) -> System:
-    system = System("direct", "client -> mock upstream (no gateway)")
+def direct(mock: Mock, name: str = "direct") -> System:
+    system = System(name, f"client -> mock upstream ({mock.impl}; no gateway)", mock=mock)
     system.port, system.proc, system.status = mock.port, None, "ok"
     system.tree = mock.tree
     system.notes.append("resources are the mock upstream's own")
@@ -390,7 +439,7 @@ def _validate_aegis(path: Path, env: dict[str, str]) -> str | None:
 def aegis(name: str, config: str, model: str, mock: Mock, run_dir: Path,
           description: str, workers: int = 1) -> System:
     """``aegis serve`` with ``configs/<config>``; ``workers > 1`` adds ``--workers N``."""
-    system = System(name, description, model=model, workers=workers)
+    system = System(name, description, model=model, workers=workers, mock=mock)
     system.port = free_port()
     system.log_path = run_dir / f"{name}.log"
     env = _env(BENCH_UPSTREAM=mock.base_url, BENCH_RUN_DIR=str(run_dir))
@@ -541,7 +590,7 @@ def ensure_litellm(install: bool) -> tuple[Path | None, str]:
 
 
 def litellm(mock: Mock, run_dir: Path, install: bool) -> System:
-    system = System("litellm", "LiteLLM proxy, 1 process, no database")
+    system = System("litellm", "LiteLLM proxy, 1 process, no database", mock=mock)
     exe, version = ensure_litellm(install)
     if exe is None:
         system.version = f"litellm {LITELLM_VERSION}"

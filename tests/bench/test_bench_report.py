@@ -90,3 +90,32 @@ def test_multi_worker_rows_and_target(report: Any, tmp_path: Path) -> None:
     assert "--workers 2 vs 1 worker" in console and "1.700" in console
     assert report.chart(result, tmp_path / "chart.png") is None
     assert (tmp_path / "chart.png").stat().st_size > 1000
+
+
+def test_aiohttp_scenario_has_its_own_direct_path_and_target(report: Any) -> None:
+    """chat-c32-aiohttp measures aegis-full-aiohttp against direct-aiohttp, never `direct`."""
+    systems = ["direct", "aegis-full", "direct-aiohttp", "aegis-full-aiohttp"]
+    scenarios = [
+        {"name": "chat-c32", "title": "c32", "concurrency": 32, "stream": False,
+         "rounds_done": 2, "duration_s": 2.0, "skipped": []},
+        {"name": "chat-c32-aiohttp", "title": "c32 aiohttp", "concurrency": 32,
+         "stream": False, "rounds_done": 2, "duration_s": 2.0, "skipped": []},
+    ]
+    speeds = {("chat-c32", "direct"): (80_000.0, 0.4), ("chat-c32", "aegis-full"): (3_000.0, 10.0),
+              ("chat-c32-aiohttp", "direct-aiohttp"): (12_000.0, 2.5),
+              ("chat-c32-aiohttp", "aegis-full-aiohttp"): (2_700.0, 11.0)}
+    runs = [_run(sc, name, rnd, *speed) for (sc, name), speed in speeds.items()
+            for rnd in (0, 1)]
+
+    summary = report.aggregate(runs, scenarios, systems)
+    assert summary["chat-c32-aiohttp"]["aegis-full-aiohttp"]["added_p50_ms"] == pytest.approx(8.5)
+    assert summary["chat-c32"]["aegis-full"]["added_p50_ms"] == pytest.approx(9.6)
+    targets = report.targets(summary, {"aegis-full": 60.0}, systems)
+    row = next(t for t in targets if t["system"] == "aegis-full-aiohttp")
+    assert row["target"] == "req/s at c=32 vs direct, aiohttp mock (%)"
+    assert row["measured"] == pytest.approx(22.5) and row["met"] is True
+    plain = next(t for t in targets if t["target"] == "req/s at c=32 vs direct (%)")
+    assert plain["measured"] == pytest.approx(3.75) and plain["met"] is False
+    assert report.ratios(summary)["chat-c32-aiohttp"] == {
+        "aegis-full-aiohttp/direct-aiohttp rps": pytest.approx(0.225),
+        "aegis-full-aiohttp/direct-aiohttp p50": pytest.approx(4.4)}

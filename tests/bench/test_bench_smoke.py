@@ -75,3 +75,17 @@ def test_wrk_summary_parses(tmp_path: Path) -> None:
     assert result.failed is None
     assert result.requests > 100 and result.errors == 0
     assert result.p50_ms is not None and 0 < result.p50_ms <= (result.p99_ms or 0)
+
+
+def test_each_system_is_measured_only_on_its_upstream() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import run
+    finally:
+        sys.path.remove(str(BENCH))
+    where = {name: [sc.name for sc in run.SCENARIOS if sc.includes(name)]
+             for name in run.ALL_SYSTEMS}
+    assert where["direct-aiohttp"] == where["aegis-full-aiohttp"] == ["chat-c32-aiohttp"]
+    assert where["aegis-full-w2"] == ["chat-c32", "chat-c128"]
+    assert where["aegis-full"] == where["direct"] == [
+        sc.name for sc in run.SCENARIOS if sc.upstream == "raw"]
