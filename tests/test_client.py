@@ -69,6 +69,15 @@ async def test_embeddings(settings):
     assert len(result.vectors) == 2 and result.provider == "openai"
 
 
+async def test_embedding_inputs_with_health_data_stay_off_the_cloud(settings, fake_openai):
+    async with Aegis(settings) as gw:
+        with pytest.raises(PolicyRefusal) as info:
+            await gw.embed(["meeting notes", "patient was diagnosed with diabetes"],
+                           model="text-embedding-3-small")
+    assert info.value.rule == "privacy" and "data_class=phi" in info.value.message
+    assert fake_openai.requests == []
+
+
 def test_sync_wrapper(settings):
     with SyncAegis(settings) as gw:
         assert gw.chat("sync hello", model="gpt-4o-mini").content == "echo: sync hello"

@@ -260,7 +260,11 @@ class Engine:
         self, request: EmbeddingRequest, call: Call | None = None
     ) -> tuple[Embeddings, Served]:
         call = call or Call()
-        probe = ChatRequest(model=request.model, messages=())
+        # Routed as a chat request whose user messages are the inputs, so the privacy
+        # scan (and everything else that reads text) sees exactly what would be sent.
+        probe = ChatRequest(model=request.model, extra=request.extra,
+                            messages=tuple({"role": "user", "content": text}
+                                           for text in request.input))
         decision = self.route(probe, call, kind="embedding")
 
         async def attempt(cand: Candidate, tracker: _Tracker) -> tuple[Embeddings, Served]:

@@ -142,6 +142,21 @@ def test_embeddings(gateway: Gateway):
     assert out.usage.prompt_tokens == 2
 
 
+@pytest.mark.parametrize("model", ["text-embedding-3-small", "auto"])
+@pytest.mark.parametrize("inputs", [["hello", "my SSN is 078-05-1120"],
+                                    "write to joe@corp-mail.io about it"])
+def test_embeddings_of_personal_data_never_reach_a_cloud_model(
+        gateway: Gateway, fake_openai: FakeOpenAI, model: str, inputs: list[str] | str):
+    """The inputs are scanned like chat messages: PII to a cloud-only gateway is a 403."""
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        gateway.openai().embeddings.create(model=model, input=inputs)
+    assert caught.value.status_code == 403
+    error = caught.value.body
+    assert isinstance(error, dict) and error["code"] == "policy_refusal"
+    assert "data_class=pii" in error["message"]
+    assert fake_openai.bodies("/v1/embeddings") == []
+
+
 def test_model_list(gateway: Gateway):
     ids = {m.id for m in gateway.openai().models.list()}
     assert {"gpt-4o-mini", "qwen-plus", "text-embedding-3-small"} <= ids

@@ -82,7 +82,10 @@ def profile(
 
     prompt_tokens = estimate_prompt_tokens(request.messages, request.tools)
     task_type = task.task_type or _task_type(text, kind)
-    complexity = task.complexity or _complexity(text, prompt_tokens)
+    # embeddings have no "hard" inputs: a quality floor from long texts would only
+    # narrow the choice of embedding model
+    complexity = task.complexity or ("low" if kind == "embedding"
+                                     else _complexity(text, prompt_tokens))
     if task.task_type is None:
         inferred["task_type"] = task_type
     if task.complexity is None:
