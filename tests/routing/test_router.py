@@ -217,6 +217,7 @@ def test_key_allow_list_is_a_hard_constraint(eng: Engine):
     with pytest.raises(errors.PolicyRefusal) as info:
         decide(eng, model="premium-pro", caller=caller)
     assert info.value.rule == "allow_list:key"
+    assert info.value.message == "premium-pro is not in the key's allowed models"
 
 
 # -- routes, rules and precedence ------------------------------------------------------

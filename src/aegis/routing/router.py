@@ -215,7 +215,8 @@ class Router:
                 f"{route}: no configured model can serve this request")
         rules = {e.rule.split(":")[0] for e in excluded}
         dc = profile.data_class
-        other = next((e.reason for e in excluded if e.rule not in _POLICY_RULES), None)
+        other = next((e.reason for e in excluded
+                      if e.rule.split(":")[0] not in _POLICY_RULES), None)
         also = f" (the others: {other})" if other else ""
         if "unavailable" in rules and rules <= {"unavailable", *_POLICY_RULES}:
             down = "; ".join(e.reason for e in excluded if e.rule == "unavailable")
