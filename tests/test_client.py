@@ -83,3 +83,17 @@ def test_sync_wrapper(settings):
         assert gw.chat("sync hello", model="gpt-4o-mini").content == "echo: sync hello"
         assert "".join(gw.chat_stream("a b", model="gpt-4o-mini")) == "echo: a b"
         assert "qwen-plus" in gw.models()
+
+
+def test_both_clients_take_a_config_file_path(fake_openai, tmp_path):
+    import yaml
+
+    path = tmp_path / "aegis.yaml"
+    path.write_text(yaml.safe_dump(openai_config(fake_openai)))
+    with SyncAegis(str(path)) as gw:
+        assert gw.chat("from a path", model="gpt-4o-mini").content == "echo: from a path"
+    with SyncAegis.from_config(path) as gw:
+        assert "qwen-plus" in gw.models()
+    assert "qwen-plus" in Aegis(path).models()
+    with pytest.raises(TypeError, match="expected Settings or a config file path, not dict"):
+        Aegis(openai_config(fake_openai))  # type: ignore[arg-type]
