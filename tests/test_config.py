@@ -72,6 +72,22 @@ def test_model_entry_must_name_a_configured_provider():
     assert "models[0].provider: unknown provider 'ghost'" in str(info.value)
 
 
+def test_route_members_must_name_known_models():
+    providers = {"openai": {"preset": "openai", "api_key": "sk-x"}}
+    with pytest.raises(ConfigError) as info:
+        from_dict({"providers": providers,
+                   "routes": {"r1": {"models": ["gpt-4o-mini", "gpt-4o-mni"]}}}, env={})
+    assert ("routes.r1.models[1]: unknown model 'gpt-4o-mni' (not in the catalog or models; "
+            "did you mean 'gpt-4o-mini'? see `aegis models`)") in str(info.value)
+    # a catalog model whose provider is not configured here, and the user's own model: fine
+    settings = from_dict({"providers": providers, "routes": {"r2": {"models": [
+        "gpt-4o-mini", "claude-haiku-4-5", "mine"]}}, "models": [
+        {"name": "mine", "provider": "openai", "context_window": 8000, "max_output": 1000,
+         "input_per_mtok": 1, "output_per_mtok": 2}]},
+        env={})
+    assert settings.routing.routes["r2"].models == ("gpt-4o-mini", "claude-haiku-4-5", "mine")
+
+
 def test_presets_make_cloud_providers_data_only():
     settings = from_dict({"providers": {"together": {"api_key": "k"}, "groq": {"api_key": "k"}}},
                          env={})

@@ -8,6 +8,7 @@ provider whose API-key variable is set. Every problem is raised as one
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -117,6 +118,9 @@ def from_dict(
     if problems:
         raise ConfigError(_report(source, problems))
     policy = build_policy(cfg.routing, cfg.routes, cfg.rules, env)
+    problems += _unknown_route_models(policy, cfg)
+    if problems:
+        raise ConfigError(_report(source, problems))
     notes: tuple[str, ...] = () if providers else (
         "no providers configured: every request will fail",)
     if policy.airgap:
@@ -214,6 +218,22 @@ def _servable(
     except ConfigError as exc:
         problems.append(f"models: {exc.message}")
         return Catalog(entries)
+
+
+def _unknown_route_models(policy: RoutingPolicy, cfg: AegisConfig) -> list[str]:
+    """Route members that name no model at all: a typo would otherwise load fine and
+    refuse every request to that route. A known model whose provider is not configured
+    here (no key set) is not a problem: the route just has fewer members."""
+    known = {m.name for m in load_catalog()} | {m.name for m in cfg.models}
+    problems = []
+    for route in policy.routes.values():
+        for i, name in enumerate(route.models):
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ";"
+                problems.append(f"routes.{route.name}.models[{i}]: unknown model {name!r} "
+                                f"(not in the catalog or models{hint} see `aegis models`)")
+    return problems
 
 
 def _interpolate(value: Any, env: Mapping[str, str], path: tuple[str, ...],
