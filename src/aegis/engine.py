@@ -308,7 +308,10 @@ class Engine:
         skipped: list[str] = []
         profile = decision.profile
         data_class = str(profile.data_class) if profile is not None else "public"
-        for index, cand in enumerate(decision.candidates):
+        # candidates sent a request so far: a fallback is an attempt after one of them
+        # failed; candidates skipped (open breaker, budget downgrade) do not count
+        position = 0
+        for cand in decision.candidates:
             key = (cand.provider.name, cand.model.name)
             tries = 0
             while not deadline.expired():
@@ -330,7 +333,7 @@ class Engine:
                 if denied is not None:
                     reason += f"; downgraded: budget {denied.budget.name} exhausted"
                 served = Served(call.request_id, cand.provider.name, cand.model.name,
-                                cand.upstream_model, decision.route, reason, index)
+                                cand.upstream_model, decision.route, reason, position)
                 tracker = _Tracker(self, call, served, streamed, data_class, tries, hold)
                 tries += 1
                 try:
@@ -364,6 +367,8 @@ class Engine:
                     raise
                 permit.success()
                 return result
+            if tries:
+                position += 1
         if last is None and denied is not None:
             raise denied.error()
         raise _exhausted(decision, last, skipped)

@@ -26,7 +26,7 @@ class Served(NamedTuple):
     upstream_model: str
     route: str
     reason: str
-    attempt: int  # 0-based index in the fallback chain
+    attempt: int  # 0-based: how many candidates were sent this request before this one
 
 
 @dataclass(frozen=True, slots=True)

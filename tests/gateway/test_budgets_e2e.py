@@ -88,6 +88,9 @@ def test_concurrent_requests_never_overshoot_a_budget(upstreams, make_gateway, o
         assert all(r.status_code == 200 for r in responses)
         downgraded = next(r for r in responses if r.headers.get("x-aegis-provider") == "lan")
         assert "budget cloud-cap exhausted" in downgraded.headers["x-aegis-route-reason"]
+        # nothing failed: a downgrade skips a candidate, it is not a fallback from one
+        assert {row.attempt for row in rows} == {0}
+        assert gateway.engine.resilience.stats.snapshot()["totals"]["fallbacks"] == 0
     else:
         rejected = [r for r in responses if r.status_code == 429]
         assert len(rejected) == 300 - served["cloud"] > 0 and local.requests == []
