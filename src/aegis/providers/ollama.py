@@ -59,6 +59,7 @@ class OllamaAdapter(Adapter):
         streaming=True, tools=True, vision=True, embeddings=True, json_mode=True,
         model_listing=True,
     )
+    option_names = frozenset({"keep_alive", "num_ctx"})
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json"}
