@@ -19,12 +19,15 @@ gateway maps them to OpenAI-shaped error bodies in one place
         ├── UpstreamBadRequest       upstream says the request is invalid    400
         │   └── ContextTooLong       prompt + output exceed the window       400
         ├── ContentFiltered          upstream safety filter refused          400
+        ├── ModelUnavailable         upstream lacks the model (not pulled)   404
         ├── UpstreamTimeout          connect / first byte / total / idle     504
         ├── UpstreamUnavailable      5xx, refused or reset connection        502
         └── InvalidUpstreamResponse  malformed JSON / truncated stream       502
 
 ``retryable`` says whether the *same* request could succeed on a retry or on
-another candidate; request errors are never retried.
+another candidate; request errors are never retried. Whether the *next* candidate
+is tried is a separate question (``aegis.resilience.retry``): ``ModelUnavailable``
+is not retried, since the same server still lacks the model, but falls back.
 """
 
 from __future__ import annotations
@@ -166,6 +169,17 @@ class ContentFiltered(ProviderError):
     type = "invalid_request_error"
     code = "content_filter"
     kind = "content_filtered"
+
+
+class ModelUnavailable(ProviderError):
+    """The upstream server does not have the model (an Ollama tag never pulled): the
+    configuration's fault, not the request's, so another candidate may serve it; a
+    client that pinned the model gets this, naming the model and the fix."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "model_not_available"
+    kind = "model_unavailable"
 
 
 class UpstreamTimeout(ProviderError):

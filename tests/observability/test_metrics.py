@@ -8,6 +8,7 @@ from typing import Any
 import prometheus_client
 import pytest
 
+from aegis import errors
 from aegis.config import from_dict
 from aegis.observability import Metrics, series_names
 from aegis.observability.metrics import SPECS, route_labels
@@ -57,6 +58,17 @@ def test_failed_and_cancelled_attempts() -> None:
     # a cancelled attempt's latency says nothing about the upstream
     assert value(m, "aegis_upstream_duration_seconds_count", **KEY) == 2
     assert value(m, "aegis_retries_total", **KEY) == 1
+
+
+def test_every_upstream_error_kind_keeps_its_own_label() -> None:
+    def kinds(cls: type[errors.ProviderError]) -> set[str]:
+        return {cls.kind}.union(*(kinds(sub) for sub in cls.__subclasses__()))
+
+    m = metrics()
+    for kind in kinds(errors.ProviderError):
+        m.record(attempt(status="error", error_kind=kind, usage=Usage(), cost_usd=0.0))
+        assert value(m, "aegis_requests_total", **KEY, route="pinned", status="error",
+                     error_kind=kind) == 1, f"{kind} is reported as 'other'"
 
 
 def test_label_values_come_from_config_only() -> None:

@@ -328,7 +328,7 @@ async def test_stream_malformed_line_is_invalid_response() -> None:
 ])
 async def test_model_not_found_names_the_model(message: str) -> None:
     up = Upstream({"error": message}, status=404)
-    with pytest.raises(errors.UpstreamBadRequest) as info:
+    with pytest.raises(errors.ModelUnavailable) as info:  # another candidate may have it
         await adapter_for(up).complete(req({"role": "user", "content": "hi"}), "llama9")
     assert "'llama9'" in info.value.message and "ollama pull llama9" in info.value.message
     assert info.value.upstream_status == 404 and info.value.param == "model"
@@ -501,11 +501,11 @@ async def test_loopback_list_models(fake: FakeOllama, ollama: OllamaAdapter) -> 
 
 
 async def test_loopback_unknown_model(ollama: OllamaAdapter) -> None:
-    with pytest.raises(errors.UpstreamBadRequest, match="'mystery:7b'"):
+    with pytest.raises(errors.ModelUnavailable, match="'mystery:7b'"):
         await ollama.complete(req({"role": "user", "content": "hi"}), "mystery:7b")
-    with pytest.raises(errors.UpstreamBadRequest, match="ollama pull mystery"):
+    with pytest.raises(errors.ModelUnavailable, match="ollama pull mystery"):
         await collect(ollama.stream(req({"role": "user", "content": "hi"}), "mystery"))
-    with pytest.raises(errors.UpstreamBadRequest, match="'mystery'"):
+    with pytest.raises(errors.ModelUnavailable, match="'mystery'"):
         await ollama.embed(EmbeddingRequest(model="e", input=["x"]), "mystery")
 
 

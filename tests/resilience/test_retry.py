@@ -40,6 +40,7 @@ TABLE: list[tuple[BaseException, bool, bool]] = [
     (errors.UpstreamBadRequest("bad field", provider=P, upstream_status=400), False, False),
     (errors.UpstreamBadRequest("not found", provider=P, upstream_status=404), False, False),
     (errors.ContentFiltered("refused", provider=P, upstream_status=400), False, False),
+    (errors.ModelUnavailable("not pulled", provider=P, upstream_status=404), False, True),
     (errors.InvalidRequest("malformed"), False, False),
     (errors.ModelNotFound("no model"), False, False),
     (errors.PayloadTooLarge("big"), False, False),

@@ -20,12 +20,12 @@ import yaml
 from pydantic import ValidationError
 
 from aegis.budget.model import BudgetDef, parse_budgets
-from aegis.catalog import Catalog, ModelInfo, load_catalog
+from aegis.catalog import CAPABILITIES, Catalog, ModelInfo, load_catalog
 from aegis.config.schema import AegisConfig, DefaultsConfig, ProviderConfig, ServerConfig
 from aegis.errors import ConfigError
 from aegis.http import Timeouts
 from aegis.providers import presets
-from aegis.providers.base import Provider, Secret
+from aegis.providers.base import Capabilities, Provider, Secret
 from aegis.providers.registry import Registry, default_registry
 from aegis.resilience.config import PROVIDER_KEYS, ResilienceSettings, build_settings
 from aegis.routing.policy import RoutingPolicy, build_policy
@@ -102,7 +102,7 @@ def from_dict(
             provider = _provider(name, pcfg, registry, problems)
             if provider is not None:
                 providers[name] = provider
-    catalog = _servable(load_catalog(), cfg, providers, problems)
+    catalog = _servable(load_catalog(), cfg, providers, registry, problems)
     try:
         resilience = build_settings(
             cfg.resilience,
@@ -194,10 +194,27 @@ def _provider(
     )
 
 
+# Catalog capability -> the ``Capabilities`` flag an adapter needs to honour it. One with
+# no flag (``reasoning``) is the model's alone: no adapter drops it.
+ADAPTER_FLAGS = {"tools": "tools", "vision": "vision", "json": "json_mode",
+                 "embeddings": "embeddings", "streaming": "streaming"}
+
+
+def honoured(capabilities: Capabilities) -> frozenset[str]:
+    """The catalog capabilities an adapter declaring ``capabilities`` can carry upstream."""
+    return CAPABILITIES - {cap for cap, flag in ADAPTER_FLAGS.items()
+                           if not getattr(capabilities, flag)}
+
+
 def _servable(
-    catalog: Catalog, cfg: AegisConfig, providers: Mapping[str, Provider], problems: list[str]
+    catalog: Catalog, cfg: AegisConfig, providers: Mapping[str, Provider], registry: Registry,
+    problems: list[str],
 ) -> Catalog:
-    """Catalog entries re-homed onto configured providers, then the user's ``models``."""
+    """Catalog entries re-homed onto configured providers, then the user's ``models``, each
+    holding only the capabilities its provider's adapter honours: the catalog says what a
+    model can do, the adapter what Aegis can ask of it (Claude does JSON, but the Anthropic
+    adapter sends no JSON constraint), and routing a need to a model that would silently
+    drop it is worse than refusing."""
     entries: list[ModelInfo] = []
     for provider in providers.values():
         for info in catalog:
@@ -214,10 +231,19 @@ def _servable(
             continue
         overrides.append(entry)
     try:
-        return Catalog(entries).merged(overrides)
+        merged = Catalog(entries).merged(overrides)
     except ConfigError as exc:
         problems.append(f"models: {exc.message}")
-        return Catalog(entries)
+        merged = Catalog(entries)
+    models: list[ModelInfo] = []
+    for info in merged:
+        bound = providers.get(info.provider)
+        if bound is not None:
+            flags = registry.adapter_class(bound.kind).capabilities
+            if not info.capabilities <= (allowed := honoured(flags)):
+                info = replace(info, capabilities=info.capabilities & allowed)
+        models.append(info)
+    return Catalog(tuple(models), merged.as_of)
 
 
 def _unknown_route_models(policy: RoutingPolicy, cfg: AegisConfig) -> list[str]:

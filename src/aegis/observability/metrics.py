@@ -71,8 +71,8 @@ CIRCUIT_STATES: Mapping[str, int] = {"closed": 0, "half_open": 1, "half-open": 1
 STRATEGIES = ("balanced", "cost", "latency", "quality", "local_first", "ordered")
 DATA_CLASSES = ("public", "internal", "confidential", "pii", "phi")
 ERROR_KINDS = ("rate_limited", "auth", "bad_request", "context_too_long", "content_filtered",
-               "timeout", "unavailable", "invalid_response", "upstream_error", "cancelled",
-               "client_disconnected", "probe_failed")
+               "model_unavailable", "timeout", "unavailable", "invalid_response",
+               "upstream_error", "cancelled", "client_disconnected", "probe_failed")
 ENDPOINTS: Mapping[str, str] = {
     "/v1/chat/completions": "chat", "/v1/embeddings": "embeddings", "/v1/models": "models",
     "/v1/route": "route",

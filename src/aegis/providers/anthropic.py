@@ -60,6 +60,7 @@ class AnthropicAdapter(Adapter):
         streaming=True, tools=True, vision=True, embeddings=False, json_mode=False,
         model_listing=True,
     )
+    option_names = frozenset({"anthropic_version", "default_max_tokens"})
 
     @property
     def version(self) -> str:

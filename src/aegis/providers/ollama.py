@@ -59,6 +59,7 @@ class OllamaAdapter(Adapter):
         streaming=True, tools=True, vision=True, embeddings=True, json_mode=True,
         model_listing=True,
     )
+    option_names = frozenset({"keep_alive", "num_ctx"})
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json"}
@@ -266,12 +267,13 @@ class OllamaAdapter(Adapter):
     async def _post(
         self, path: str, payload: bytes, model: str, headers: Mapping[str, str] | None = None
     ) -> HttpResponse:
-        """``_send``, turning Ollama's "model not found" 404 into a message that says what to do."""
+        """``_send``, turning Ollama's "model not found" 404 into ``ModelUnavailable`` (the
+        next candidate may have the model) with a message that says what to do."""
         try:
             return await self._send(path, payload, headers or self._headers())
         except errors.UpstreamBadRequest as exc:
             if exc.upstream_status == 404 and "model" in exc.message.lower():
-                raise errors.UpstreamBadRequest(
+                raise errors.ModelUnavailable(
                     f"model {model!r} is not available on this Ollama server"
                     f" (pull it with `ollama pull {model}`)",
                     provider=self.provider.name, upstream_status=404, param="model",

@@ -11,10 +11,11 @@ Three separate questions, because their answers differ:
   the request's deadline).
 * ``should_fallback`` -- another candidate? Yes for anything the provider (not the
   request) is to blame for, including errors retrying cannot fix: a spent quota
-  (``insufficient_quota``) or rejected credentials. No for request errors a
-  different model would reject the same way (malformed request), content-filter
-  refusals (a privacy gateway must not shop around a safety refusal), and
-  anything that is not an upstream failure.
+  (``insufficient_quota``), rejected credentials, a model the server does not have
+  (an Ollama tag never pulled). No for request errors a different model would
+  reject the same way (malformed request), content-filter refusals (a privacy
+  gateway must not shop around a safety refusal), and anything that is not an
+  upstream failure.
 """
 
 from __future__ import annotations
