@@ -19,6 +19,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from os import PathLike
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -119,10 +120,22 @@ class StreamHandle:
         await self.aclose()
 
 
+def _settings(source: Settings | str | PathLike[str] | None) -> Settings:
+    """Settings as given, or loaded from a config file path (None: the default lookup)."""
+    if isinstance(source, Settings):
+        return source
+    if source is None or isinstance(source, str | PathLike):
+        return load_settings(source)
+    raise TypeError(f"expected Settings or a config file path, not {type(source).__name__}")
+
+
 class Aegis:
-    def __init__(self, settings: Settings, *, recorders: Sequence[Recorder] = ()) -> None:
-        self.settings = settings
-        self.engine = Engine(settings, recorders=recorders)
+    """``Aegis(settings)``, ``Aegis("aegis.yaml")`` or ``Aegis.from_config()``."""
+
+    def __init__(self, settings: Settings | str | PathLike[str], *,
+                 recorders: Sequence[Recorder] = ()) -> None:
+        self.settings = _settings(settings)
+        self.engine = Engine(self.settings, recorders=recorders)
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> Aegis:
@@ -205,13 +218,19 @@ class Aegis:
 class SyncAegis:
     """Blocking wrapper for scripts: runs an ``Aegis`` on a private event loop thread."""
 
-    def __init__(self, settings: Settings | None = None, *, config: str | Path | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, settings: Settings | str | PathLike[str] | None = None, *,
+                 config: str | Path | None = None, **kwargs: Any) -> None:
+        aegis = Aegis(_settings(config if settings is None else settings), **kwargs)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name="aegis-sync")
         self._thread.start()
-        self._aegis = Aegis(settings or load_settings(config), **kwargs)
+        self._aegis = aegis
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> SyncAegis:
+        """Load ``path`` (default ``aegis.yaml`` if present, else the built-in default)."""
+        return cls(config=path, **kwargs)
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
