@@ -22,7 +22,7 @@ from aegis.catalog import (
 )
 from aegis.errors import ConfigError
 from aegis.pricing import Prices
-from aegis.providers.presets import BY_NAME
+from aegis.providers.presets import BY_NAME, PRESETS
 
 RAW: dict[str, Any] = yaml.safe_load(catalog_text())
 ENTRIES: list[dict[str, Any]] = RAW["models"]
@@ -132,6 +132,14 @@ def test_the_models_the_gateway_promises_are_there() -> None:
     for family in ("llama", "qwen", "deepseek"):
         assert family in together
     assert len(catalog.for_provider("groq")) >= 2
+
+
+def test_every_keyed_preset_has_models_to_serve() -> None:
+    """Setting a preset's key variable (the zero-config path) must serve something."""
+    catalog = load_catalog()
+    for preset in PRESETS:
+        if preset.key_env:
+            assert catalog.for_provider(preset.name), preset.key_env
 
 
 def test_loaded_catalog_matches_the_file() -> None:
