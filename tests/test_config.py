@@ -88,6 +88,17 @@ def test_route_members_must_name_known_models():
     assert settings.routing.routes["r2"].models == ("gpt-4o-mini", "claude-haiku-4-5", "mine")
 
 
+def test_a_new_model_lists_everything_it_lacks_at_its_key_path():
+    providers = {"mine": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"}}
+    with pytest.raises(ConfigError) as info:
+        from_dict({"providers": providers, "models": [
+            {"name": "ok-model", "provider": "mine", "context_window": 8000, "max_output": 100,
+             "input_per_mtok": 1, "output_per_mtok": 1},
+            {"name": "my-model", "provider": "mine"}]}, env={})
+    assert ("models[1] ('my-model'): a model not in the catalog needs context_window, "
+            "max_output, input_per_mtok, output_per_mtok (missing)") in str(info.value)
+
+
 def test_presets_make_cloud_providers_data_only():
     settings = from_dict({"providers": {"together": {"api_key": "k"}, "groq": {"api_key": "k"}}},
                          env={})

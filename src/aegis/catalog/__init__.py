@@ -281,7 +281,8 @@ class Catalog:
 
     # -- user configuration ----------------------------------------------------
 
-    def merged(self, overrides: Sequence[Mapping[str, Any]]) -> Catalog:
+    def merged(self, overrides: Sequence[Mapping[str, Any]], *,
+               paths: Sequence[str] | None = None) -> Catalog:
         """A new catalog with user entries applied.
 
         An override whose ``name`` exists replaces the fields it gives (for
@@ -290,17 +291,18 @@ class Catalog:
         entry onto the new provider before applying the fields. A new name adds
         an entry; it needs ``provider``, ``context_window``, ``max_output``
         (chat) and prices (unless the provider is local). Unknown fields and
-        bad values raise ``ConfigError`` naming the entry and the field.
+        bad values raise ``ConfigError`` naming the entry (``paths[i]``, default
+        ``models[i]``, where it stands in the user's file) and the field.
         """
         models = list(self.models)
         for index, raw in enumerate(overrides):
+            path = paths[index] if paths is not None else f"models[{index}]"
             if not isinstance(raw, Mapping):
-                raise ConfigError(f"models[{index}]: expected a mapping, got {type(raw).__name__}")
+                raise ConfigError(f"{path}: expected a mapping, got {type(raw).__name__}")
             name = raw.get("name")
             if not isinstance(name, str) or not name:
-                raise ConfigError(f"models[{index}].name: required (a non-empty string)",
-                                  param="name")
-            where = f"model {name!r}"
+                raise ConfigError(f"{path}.name: required (a non-empty string)", param="name")
+            where = f"{path} ({name!r})"
             _check_keys(raw, FIELDS, where)
             provider = raw.get("provider")
             same_name = [i for i, m in enumerate(models) if m.name == name]
@@ -529,9 +531,8 @@ def _check_entry(info: ModelInfo, where: str) -> None:
 
 
 def _new_entry(raw: Mapping[str, Any], where: str, *, file_as_of: str = "") -> ModelInfo:
-    for key in ("name", "provider"):
-        if key not in raw:
-            raise _fail(where, key, "required for a model not in the catalog")
+    if "provider" not in raw:
+        raise _fail(where, "provider", "required for a model not in the catalog")
     name = _string(raw, "name", where)
     provider = _string(raw, "provider", where)
     kind = _kind(raw, where) if "kind" in raw else "chat"
@@ -540,9 +541,10 @@ def _new_entry(raw: Mapping[str, Any], where: str, *, file_as_of: str = "") -> M
     needed = ["context_window"] + (["max_output"] if kind == "chat" else [])
     if not free:
         needed += ["input_per_mtok", "output_per_mtok"]
-    for key in needed:
-        if key not in raw:
-            raise _fail(where, key, "required for a model not in the catalog")
+    missing = [key for key in needed if key not in raw]
+    if missing:  # all at once: a user adding a model fixes them in one go
+        raise ConfigError(f"{where}: a model not in the catalog needs "
+                          f"{', '.join(missing)} (missing)", param=missing[0])
     seed = ModelInfo(
         name=name,
         provider=provider,

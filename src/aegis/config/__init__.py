@@ -221,6 +221,7 @@ def _servable(
             if info.provider in provider.catalog_names:
                 entries.append(replace(info, provider=provider.name))
     overrides: list[dict[str, Any]] = []
+    paths: list[str] = []
     for i, mcfg in enumerate(cfg.models):
         entry = mcfg.model_dump(exclude_none=True)
         if mcfg.provider is not None and mcfg.provider not in providers:
@@ -230,10 +231,11 @@ def _servable(
             )
             continue
         overrides.append(entry)
+        paths.append(f"models[{i}]")
     try:
-        merged = Catalog(entries).merged(overrides)
+        merged = Catalog(entries).merged(overrides, paths=paths)
     except ConfigError as exc:
-        problems.append(f"models: {exc.message}")
+        problems.append(exc.message)
         merged = Catalog(entries)
     models: list[ModelInfo] = []
     for info in merged:
