@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from tests.conftest import openai_config
 from tests.fakes.openai import FakeOpenAI
+from tests.servers import aegis_serve
 
 
 def aegis(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -79,3 +82,41 @@ def test_errors_exit_non_zero_with_a_message(config_file: Path, tmp_path: Path):
     assert out.returncode == 1 and "ModelNotFound" in out.stderr
     out = aegis("models", "--config", str(tmp_path / "missing.yaml"))
     assert out.returncode == 2 and "cannot read config file" in out.stderr
+
+
+@pytest.mark.parametrize("storage", [{"url": "sqlite:///aegis.db"}, None],
+                         ids=["relative-url", "no-storage-section"])
+def test_the_store_sits_next_to_the_config_whatever_the_cwd(
+    tmp_path: Path, fake_openai: FakeOpenAI, storage: dict[str, str] | None
+):
+    conf_dir, elsewhere, served_from = (tmp_path / d for d in ("conf", "elsewhere", "srv"))
+    for d in (conf_dir, elsewhere, served_from):
+        d.mkdir()
+    config = openai_config(fake_openai)
+    del config["storage"]
+    if storage is not None:
+        config["storage"] = storage
+    config_path = conf_dir / "aegis.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+
+    created = aegis("keys", "create", "--name", "zed", "-c", str(config_path), cwd=elsewhere)
+    assert created.returncode == 0, created.stderr
+    assert (conf_dir / "aegis.db").exists() and not (elsewhere / "aegis.db").exists()
+    listed = aegis("keys", "list", "--format", "json", "-c", "../conf/aegis.yaml",
+                   cwd=elsewhere)
+    assert [k["name"] for k in json.loads(listed.stdout)] == ["zed"]
+    in_place = aegis("keys", "list", "--format", "json", cwd=conf_dir)  # ./aegis.yaml
+    assert [k["name"] for k in json.loads(in_place.stdout)] == ["zed"]
+
+    url, proc = aegis_serve(config_path, cwd=served_from)
+    try:
+        hi = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx.post(url + "/v1/chat/completions", json=hi).status_code == 401
+        secret = created.stdout.strip()
+        ok = httpx.post(url + "/v1/chat/completions", json=hi,
+                        headers={"authorization": f"Bearer {secret}"})
+        assert ok.status_code == 200, ok.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert not (served_from / "aegis.db").exists()
