@@ -13,8 +13,11 @@ import httpx
 import pytest
 import yaml
 
+from aegis.engine import Attempt
+from aegis.ledger.sqlite import SqliteLedgerStore
 from tests.conftest import openai_config
 from tests.fakes.openai import FakeOpenAI
+from tests.ledger.helpers import attempt
 from tests.servers import aegis_serve
 
 
@@ -120,3 +123,31 @@ def test_the_store_sits_next_to_the_config_whatever_the_cwd(
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert not (served_from / "aegis.db").exists()
+
+
+def ledger_config(tmp_path: Path, *attempts: Attempt) -> Path:
+    """A config whose store holds these attempts (and no providers: nothing is served)."""
+    store = SqliteLedgerStore(tmp_path / "aegis.db")
+    store.insert(attempts)
+    store.close()
+    path = tmp_path / "aegis.yaml"
+    path.write_text(yaml.safe_dump({"storage": {"url": "sqlite:///aegis.db"}}))
+    return path
+
+
+def test_spend_total_counts_a_fallback_request_once(tmp_path: Path):
+    config = ledger_config(
+        tmp_path,
+        attempt(request_id="r1", provider="openai", status="error", cost_usd=0.0),
+        attempt(request_id="r1", provider="dashscope", attempt=1, cost_usd=0.25),
+        attempt(request_id="r2", provider="openai", cost_usd=0.5),
+    )
+    out = aegis("spend", "--by", "provider", "-c", str(config))
+    assert out.returncode == 0, out.stderr
+    header, _, *rows = out.stdout.splitlines()
+    requests = header.split().index("requests")
+    by_group = {row.split()[0]: row.split()[requests] for row in rows if row[:1].isalnum()}
+    assert by_group == {"openai": "2", "dashscope": "1", "TOTAL": "2"}
+    assert "once in TOTAL" in out.stdout  # why the rows add up to more
+    day = aegis("spend", "--by", "day", "--format", "json", "-c", str(config))
+    assert [d["requests"] for d in json.loads(day.stdout)] == [2]

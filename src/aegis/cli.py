@@ -369,9 +369,12 @@ def _spend(args: argparse.Namespace) -> int:
             return 0
         filters = Filters(provider=args.provider, model=args.model, key=args.key,
                           team=args.team, workspace=args.workspace)
-        rows = spend_report(store, args.by, period=args.period, since=args.since,
-                            until=args.until, filters=filters)
-        print(format_spend(rows, args.by, args.format or "table"))
+        window_args: dict[str, Any] = dict(period=args.period, since=args.since,
+                                           until=args.until, filters=filters)
+        rows = spend_report(store, args.by, **window_args)
+        total = spend_report(store, None, **window_args)  # distinct requests for TOTAL
+        print(format_spend(rows, args.by, args.format or "table",
+                           total=total[0] if total else None))
         return 0
     except ValueError as exc:
         print(f"aegis: {exc}", file=sys.stderr)

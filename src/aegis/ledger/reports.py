@@ -155,7 +155,18 @@ def format_records(
     return "\n".join(lines) + "\n"
 
 
-def format_spend(rows: Sequence[SpendRow], by: str | None, fmt: OutputFormat = "table") -> str:
+def format_spend(
+    rows: Sequence[SpendRow], by: str | None, fmt: OutputFormat = "table",
+    total: SpendRow | None = None,
+) -> str:
+    """Grouped rows; a table of several groups ends with a TOTAL line.
+
+    ``total`` is the ungrouped report over the same window and filters: its
+    ``requests`` counts each request once, whereas a request whose attempts
+    touched two groups (a fallback from one provider to another) is in both
+    rows, so summing the rows would count it twice. Without ``total`` the TOTAL
+    line shows ``requests`` as ``-``.
+    """
     columns = [c for c in SPEND_COLUMNS if (c != "label" or by == "key") and
                (c != "group" or by is not None)]
     records = [r.to_dict() for r in rows]
@@ -167,13 +178,18 @@ def format_spend(rows: Sequence[SpendRow], by: str | None, fmt: OutputFormat = "
             columns[1] = "name"
             for r in records:
                 r["name"] = r["label"]
+    note = ""
     if fmt == "table" and by is not None and len(rows) > 1:
-        total: dict[str, Any] = {c: sum(r.get(c) or 0 for r in records) for c in columns
-                                 if c not in ("group", "label", "name", by)}
-        total["cost_usd"] = nusd_to_usd(sum(r.cost_nusd for r in rows))  # exact, no float sum
-        total[columns[0]] = "TOTAL"
-        records.append(total)
-    return format_records(records, columns, fmt)
+        line: dict[str, Any] = {c: sum(r.get(c) or 0 for r in records) for c in columns
+                                if c not in ("group", "label", "name", by)}
+        line["cost_usd"] = nusd_to_usd(sum(r.cost_nusd for r in rows))  # exact, no float sum
+        line["requests"] = None if total is None else total.requests
+        if total is not None and total.requests < sum(r.requests for r in rows):
+            note = (f"(a request with attempts on more than one {by} counts in each of "
+                    "their rows, once in TOTAL)\n")
+        line[columns[0]] = "TOTAL"
+        records.append(line)
+    return format_records(records, columns, fmt) + note
 
 
 def format_recent(rows: Sequence[LedgerRow], fmt: OutputFormat = "table") -> str:
