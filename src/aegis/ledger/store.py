@@ -76,6 +76,21 @@ def nusd_text(nusd: int) -> str:
     return f"{Decimal(nusd).scaleb(-9):f}"
 
 
+def usd_text(usd: float) -> str:
+    """Money for people (messages, alerts): cents, plus digits a small amount needs.
+
+    ``$80.00``, ``$1,234.50``; below a dollar, up to three significant digits
+    (``$0.50``, ``$0.0153``, ``$0.000624``, ``$0.0005``), so a sub-cent budget
+    never reads as ``$0.00``.
+    """
+    size = abs(usd)
+    if not math.isfinite(usd) or size >= 1 or size == 0:
+        return f"{'-' if usd < 0 else ''}${size:,.2f}"
+    places = min(9, max(2, 2 - math.floor(math.log10(size))))
+    whole, _, frac = f"{size:.{places}f}".partition(".")
+    return f"{'-' if usd < 0 else ''}${whole}.{frac.rstrip('0').ljust(2, '0')}"
+
+
 # -- scopes and filters --------------------------------------------------------
 
 
@@ -471,6 +486,6 @@ __all__ = [
     "GROUPS", "NANO_PER_USD", "NO_FILTERS", "SCOPE_KINDS", "ExportFormat", "Filters",
     "GroupBy", "KeyRow",
     "LedgerRow", "LedgerStore", "Scope", "SpendRow", "nusd_text", "nusd_to_usd",
-    "open_store", "read_rows", "resolve_store_url", "usd_to_nusd", "usd_to_nusd_ceil",
-    "write_rows",
+    "open_store", "read_rows", "resolve_store_url", "usd_text", "usd_to_nusd",
+    "usd_to_nusd_ceil", "write_rows",
 ]
