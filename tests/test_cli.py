@@ -151,3 +151,14 @@ def test_spend_total_counts_a_fallback_request_once(tmp_path: Path):
     assert "once in TOTAL" in out.stdout  # why the rows add up to more
     day = aegis("spend", "--by", "day", "--format", "json", "-c", str(config))
     assert [d["requests"] for d in json.loads(day.stdout)] == [2]
+
+
+def test_a_duplicate_key_name_names_the_key_it_clashes_with(tmp_path: Path):
+    config = ledger_config(tmp_path)
+    first = aegis("keys", "create", "--name", "alice", "-c", str(config))
+    alice = json.loads(aegis("keys", "list", "--format", "json", "-c", str(config)).stdout)
+    again = aegis("keys", "create", "--name", "alice", "-c", str(config))
+    assert first.returncode == 0 and again.returncode == 2
+    assert again.stderr.strip() == (
+        f"aegis: a key named 'alice' already exists ({alice[0]['id']}); "
+        "revoke it first or pick another name")
