@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -162,3 +164,20 @@ def test_a_duplicate_key_name_names_the_key_it_clashes_with(tmp_path: Path):
     assert again.stderr.strip() == (
         f"aegis: a key named 'alice' already exists ({alice[0]['id']}); "
         "revoke it first or pick another name")
+
+
+def test_keys_list_shows_allowed_models_as_people_write_them(tmp_path: Path):
+    config = ledger_config(tmp_path)
+    aegis("keys", "create", "--name", "alice", "--models", "gpt-4o-mini,qwen-plus",
+          "-c", str(config))
+
+    def listed(fmt: str) -> str:
+        out = aegis("keys", "list", "--format", fmt, "-c", str(config))
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    header, _, row = listed("table").strip().splitlines()
+    assert row.split()[header.split().index("models")] == "gpt-4o-mini,qwen-plus"
+    (record,) = csv.DictReader(io.StringIO(listed("csv")))
+    assert record["models"] == "gpt-4o-mini,qwen-plus"
+    assert json.loads(listed("json"))[0]["models"] == ["gpt-4o-mini", "qwen-plus"]

@@ -112,6 +112,8 @@ def recent_rows(store: LedgerStore, limit: int = 50) -> list[dict[str, Any]]:
 def _cell(value: Any, column: str) -> str:
     if value is None:
         return "-"
+    if isinstance(value, list | tuple):
+        return _joined(value)
     if column.endswith("_usd") and isinstance(value, int | float):
         return f"${value:,.6f}"
     if isinstance(value, float):
@@ -123,10 +125,24 @@ def _cell(value: Any, column: str) -> str:
     return str(value)
 
 
+def _joined(values: Sequence[Any]) -> str:
+    """A list as people write it (``gpt-4o-mini,qwen-plus``, as ``--models`` takes it)."""
+    return ",".join(str(v) for v in values)
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return _joined(value) if isinstance(value, list | tuple) else value
+
+
 def format_records(
     records: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: OutputFormat = "table"
 ) -> str:
-    """A list of dicts as an aligned text table, CSV or JSON (the CLI's three outputs)."""
+    """A list of dicts as an aligned text table, CSV or JSON (the CLI's three outputs).
+
+    A list value (a key's models) is a real list in JSON, comma-separated otherwise.
+    """
     if fmt == "json":
         return json.dumps([{c: r.get(c) for c in columns} for r in records], indent=2)
     if fmt == "csv":
@@ -134,7 +150,7 @@ def format_records(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for r in records:
-            writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+            writer.writerow([_csv_cell(r.get(c)) for c in columns])
         return out.getvalue()
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r} (expected table, csv or json)")
