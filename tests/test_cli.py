@@ -181,3 +181,20 @@ def test_keys_list_shows_allowed_models_as_people_write_them(tmp_path: Path):
     (record,) = csv.DictReader(io.StringIO(listed("csv")))
     assert record["models"] == "gpt-4o-mini,qwen-plus"
     assert json.loads(listed("json"))[0]["models"] == ["gpt-4o-mini", "qwen-plus"]
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path):
+    """``aegis spend ... | head``: no BrokenPipeError traceback, SIGPIPE's status."""
+    config = ledger_config(tmp_path, *(
+        attempt(request_id=f"r{i}", key_id=f"key_{i:06d}", key_name=f"k{i}")
+        for i in range(5000)))  # ~1 MB of JSON: far more than a pipe holds
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aegis.cli", "spend", "--by", "key", "--format", "json",
+         "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100).startswith(b"[")
+    proc.stdout.close()  # as `head` does once it has its lines
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, 141)
+    assert stderr == ""
