@@ -20,11 +20,11 @@ from aegis.ledger.sqlite import SqliteLedgerStore
 from tests.conftest import openai_config
 from tests.fakes.openai import FakeOpenAI
 from tests.ledger.helpers import attempt
-from tests.servers import aegis_serve
+from tests.servers import aegis_serve, child_env
 
 
 def aegis(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env = child_env({k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")})
     return subprocess.run([sys.executable, "-m", "aegis.cli", *args], capture_output=True,
                           text=True, timeout=120, cwd=cwd, env=env)
 
@@ -188,7 +188,7 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path):
     config = ledger_config(tmp_path, *(
         attempt(request_id=f"r{i}", key_id=f"key_{i:06d}", key_name=f"k{i}")
         for i in range(5000)))  # ~1 MB of JSON: far more than a pipe holds
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env = child_env({k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")})
     proc = subprocess.Popen(
         [sys.executable, "-m", "aegis.cli", "spend", "--by", "key", "--format", "json",
          "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
