@@ -28,17 +28,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def aegis_serve(config: Path, *args: str) -> tuple[str, subprocess.Popen[bytes]]:
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a child run from another directory: a relative ``PYTHONPATH``
+    (``PYTHONPATH=src pytest``) made absolute, so the child imports these sources."""
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(
+            os.path.abspath(p) for p in env["PYTHONPATH"].split(os.pathsep))
+    return env
+
+
+def aegis_serve(
+    config: Path, *args: str, cwd: Path | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
     """``aegis serve --config config`` on a free port, once ``/health/live`` answers.
 
     Output (stdout and stderr) goes to the process's ``stdout`` pipe; the caller
     stops the process. The environment's ``AEGIS_*``/``PROMETHEUS_*`` are left out.
+    It runs in the config's directory unless ``cwd`` says otherwise.
     """
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AEGIS_", "PROMETHEUS_"))}
+    env = child_env({k: v for k, v in os.environ.items()
+                     if not k.startswith(("AEGIS_", "PROMETHEUS_"))})
     proc = subprocess.Popen(
         [sys.executable, "-m", "aegis.cli", "serve", "--config", str(config), "--port",
-         str(port), *args], env=env, cwd=config.parent,
+         str(port), *args], env=env, cwd=cwd or config.parent,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

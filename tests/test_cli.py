@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
+from aegis.engine import Attempt
+from aegis.ledger.sqlite import SqliteLedgerStore
 from tests.conftest import openai_config
 from tests.fakes.openai import FakeOpenAI
+from tests.ledger.helpers import attempt
+from tests.servers import aegis_serve, child_env
 
 
 def aegis(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env = child_env({k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")})
     return subprocess.run([sys.executable, "-m", "aegis.cli", *args], capture_output=True,
                           text=True, timeout=120, cwd=cwd, env=env)
 
@@ -79,3 +87,114 @@ def test_errors_exit_non_zero_with_a_message(config_file: Path, tmp_path: Path):
     assert out.returncode == 1 and "ModelNotFound" in out.stderr
     out = aegis("models", "--config", str(tmp_path / "missing.yaml"))
     assert out.returncode == 2 and "cannot read config file" in out.stderr
+
+
+@pytest.mark.parametrize("storage", [{"url": "sqlite:///aegis.db"}, None],
+                         ids=["relative-url", "no-storage-section"])
+def test_the_store_sits_next_to_the_config_whatever_the_cwd(
+    tmp_path: Path, fake_openai: FakeOpenAI, storage: dict[str, str] | None
+):
+    conf_dir, elsewhere, served_from = (tmp_path / d for d in ("conf", "elsewhere", "srv"))
+    for d in (conf_dir, elsewhere, served_from):
+        d.mkdir()
+    config = openai_config(fake_openai)
+    del config["storage"]
+    if storage is not None:
+        config["storage"] = storage
+    config_path = conf_dir / "aegis.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+
+    created = aegis("keys", "create", "--name", "zed", "-c", str(config_path), cwd=elsewhere)
+    assert created.returncode == 0, created.stderr
+    assert (conf_dir / "aegis.db").exists() and not (elsewhere / "aegis.db").exists()
+    listed = aegis("keys", "list", "--format", "json", "-c", "../conf/aegis.yaml",
+                   cwd=elsewhere)
+    assert [k["name"] for k in json.loads(listed.stdout)] == ["zed"]
+    in_place = aegis("keys", "list", "--format", "json", cwd=conf_dir)  # ./aegis.yaml
+    assert [k["name"] for k in json.loads(in_place.stdout)] == ["zed"]
+
+    url, proc = aegis_serve(config_path, cwd=served_from)
+    try:
+        hi = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx.post(url + "/v1/chat/completions", json=hi).status_code == 401
+        secret = created.stdout.strip()
+        ok = httpx.post(url + "/v1/chat/completions", json=hi,
+                        headers={"authorization": f"Bearer {secret}"})
+        assert ok.status_code == 200, ok.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert not (served_from / "aegis.db").exists()
+
+
+def ledger_config(tmp_path: Path, *attempts: Attempt) -> Path:
+    """A config whose store holds these attempts (and no providers: nothing is served)."""
+    store = SqliteLedgerStore(tmp_path / "aegis.db")
+    store.insert(attempts)
+    store.close()
+    path = tmp_path / "aegis.yaml"
+    path.write_text(yaml.safe_dump({"storage": {"url": "sqlite:///aegis.db"}}))
+    return path
+
+
+def test_spend_total_counts_a_fallback_request_once(tmp_path: Path):
+    config = ledger_config(
+        tmp_path,
+        attempt(request_id="r1", provider="openai", status="error", cost_usd=0.0),
+        attempt(request_id="r1", provider="dashscope", attempt=1, cost_usd=0.25),
+        attempt(request_id="r2", provider="openai", cost_usd=0.5),
+    )
+    out = aegis("spend", "--by", "provider", "-c", str(config))
+    assert out.returncode == 0, out.stderr
+    header, _, *rows = out.stdout.splitlines()
+    requests = header.split().index("requests")
+    by_group = {row.split()[0]: row.split()[requests] for row in rows if row[:1].isalnum()}
+    assert by_group == {"openai": "2", "dashscope": "1", "TOTAL": "2"}
+    assert "once in TOTAL" in out.stdout  # why the rows add up to more
+    day = aegis("spend", "--by", "day", "--format", "json", "-c", str(config))
+    assert [d["requests"] for d in json.loads(day.stdout)] == [2]
+
+
+def test_a_duplicate_key_name_names_the_key_it_clashes_with(tmp_path: Path):
+    config = ledger_config(tmp_path)
+    first = aegis("keys", "create", "--name", "alice", "-c", str(config))
+    alice = json.loads(aegis("keys", "list", "--format", "json", "-c", str(config)).stdout)
+    again = aegis("keys", "create", "--name", "alice", "-c", str(config))
+    assert first.returncode == 0 and again.returncode == 2
+    assert again.stderr.strip() == (
+        f"aegis: a key named 'alice' already exists ({alice[0]['id']}); "
+        "revoke it first or pick another name")
+
+
+def test_keys_list_shows_allowed_models_as_people_write_them(tmp_path: Path):
+    config = ledger_config(tmp_path)
+    aegis("keys", "create", "--name", "alice", "--models", "gpt-4o-mini,qwen-plus",
+          "-c", str(config))
+
+    def listed(fmt: str) -> str:
+        out = aegis("keys", "list", "--format", fmt, "-c", str(config))
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    header, _, row = listed("table").strip().splitlines()
+    assert row.split()[header.split().index("models")] == "gpt-4o-mini,qwen-plus"
+    (record,) = csv.DictReader(io.StringIO(listed("csv")))
+    assert record["models"] == "gpt-4o-mini,qwen-plus"
+    assert json.loads(listed("json"))[0]["models"] == ["gpt-4o-mini", "qwen-plus"]
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path):
+    """``aegis spend ... | head``: no BrokenPipeError traceback, SIGPIPE's status."""
+    config = ledger_config(tmp_path, *(
+        attempt(request_id=f"r{i}", key_id=f"key_{i:06d}", key_name=f"k{i}")
+        for i in range(5000)))  # ~1 MB of JSON: far more than a pipe holds
+    env = child_env({k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aegis.cli", "spend", "--by", "key", "--format", "json",
+         "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100).startswith(b"[")
+    proc.stdout.close()  # as `head` does once it has its lines
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, 141)
+    assert stderr == ""

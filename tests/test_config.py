@@ -135,6 +135,29 @@ def test_load_reads_yaml_file(tmp_path: Path):
     assert settings.server.port == 4100 and "openai" in settings.providers
 
 
+def test_a_relative_store_path_is_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    (tmp_path / "conf").mkdir()
+    monkeypatch.chdir(tmp_path)
+    conf = Path.cwd() / "conf"  # as the OS spells it (tmp_path may be behind a symlink)
+    path = conf / "aegis.yaml"
+
+    def url(storage: str) -> str:
+        path.write_text(f"storage: {{url: '{storage}'}}\n")
+        return load("conf/aegis.yaml", env={}).raw.storage.url
+
+    assert url("sqlite:///aegis.db") == f"sqlite:///{conf}/aegis.db"
+    assert url("sqlite:///data/a.db") == f"sqlite:///{conf}/data/a.db"
+    assert url("sqlite:////srv/a.db") == "sqlite:////srv/a.db"
+    assert url("sqlite:///:memory:") == "sqlite:///:memory:"
+    path.write_text("server: {port: 4100}\n")  # the default store, too
+    assert load(path, env={}).raw.storage.url == f"sqlite:///{conf}/aegis.db"
+    # no config file: relative to the cwd, as before
+    assert load(None, env={}).raw.storage.url == "sqlite:///aegis.db"
+    assert from_dict({}, env={}).raw.storage.url == "sqlite:///aegis.db"
+
+
 def test_serve_exits_non_zero_before_binding_on_bad_config(tmp_path: Path):
     path = tmp_path / "bad.yaml"
     path.write_text("providers:\n  openai: {kind: openai, base_url: nope}\n")

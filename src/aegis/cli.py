@@ -23,7 +23,27 @@ if TYPE_CHECKING:
     from aegis.ledger import LedgerStore
 
 
+#: A shell's status for a process ended by SIGPIPE (128 + 13), what ``aegis ... | head``
+#: gets, as other tools do, when the reader stops before the output ends
+SIGPIPE_STATUS = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a reader that stops early (``| head``) ends it quietly."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # output that fit the buffer meets the closed pipe here
+    except BrokenPipeError:
+        # Python would flush stdout again at exit and print the error: point it at
+        # /dev/null first (the recipe in the signal module's documentation)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return SIGPIPE_STATUS
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -369,9 +389,12 @@ def _spend(args: argparse.Namespace) -> int:
             return 0
         filters = Filters(provider=args.provider, model=args.model, key=args.key,
                           team=args.team, workspace=args.workspace)
-        rows = spend_report(store, args.by, period=args.period, since=args.since,
-                            until=args.until, filters=filters)
-        print(format_spend(rows, args.by, args.format or "table"))
+        window_args: dict[str, Any] = dict(period=args.period, since=args.since,
+                                           until=args.until, filters=filters)
+        rows = spend_report(store, args.by, **window_args)
+        total = spend_report(store, None, **window_args)  # distinct requests for TOTAL
+        print(format_spend(rows, args.by, args.format or "table",
+                           total=total[0] if total else None))
         return 0
     except ValueError as exc:
         print(f"aegis: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from aegis.budget import Alerter, BudgetAlert, BudgetDef, BudgetManager, Reservation
+from aegis.budget import Alerter, BudgetAlert, BudgetDef, BudgetManager, Denied, Reservation
 from aegis.budget.backends import SqliteBudgetBackend
 from aegis.ledger import Scope
 from aegis.ledger.sqlite import SqliteLedgerStore
@@ -131,3 +131,19 @@ def test_no_refire_after_restart_or_across_processes(tmp_path: Path) -> None:
     m2.close()
     assert [a.threshold for a in seen] == [0.8, 1.0]
     store.close()
+
+
+def test_sub_cent_amounts_are_not_rounded_to_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """A $0.0005 budget's refusal and alert show its limit, not "$0.00"."""
+    b = BudgetDef("tiny", Scope("global"), 0.0005, alert_at=(0.02,), on_exceed="reject")
+    m = BudgetManager([b], clock=Clock(ts(2026, 11, 6)))
+    caplog.set_level(logging.WARNING, logger="aegis.budget")
+    spend(m, 0.000011)
+    (alert,) = [r.getMessage() for r in caplog.records
+                if getattr(r, "event", None) == "budget_alert"]
+    assert "reached 2% of its limit: $0.000011 of $0.0005 " in alert
+    denied = m.reserve(m.budgets, 0.000624)
+    assert isinstance(denied, Denied)
+    assert denied.error().message.endswith(
+        "up to $0.000624 needed, $0.000489 of $0.0005 left")
+    m.close()

@@ -98,6 +98,15 @@ def test_concurrent_requests_never_overshoot_a_budget(upstreams, make_gateway, o
         assert error["code"] == "budget_exceeded" and "cloud-cap" in error["message"]
 
 
+def test_a_sub_cent_budget_names_its_limit_in_the_refusal(upstreams, make_gateway):
+    cloud, local = upstreams
+    gateway = make_gateway(budget_config(cloud, local, on_exceed="reject", limit=0.0005))
+    refused = httpx.post(gateway.url + "/v1/chat/completions", json={
+        "model": "cloud-chat", "max_tokens": 40, "messages": [{"role": "user", "content": "x"}]})
+    assert refused.status_code == 429
+    assert refused.json()["error"]["message"].endswith("$0.0005 of $0.0005 left")
+
+
 def test_streams_are_costed_like_plain_requests_in_the_ledger(upstreams, make_gateway):
     cloud, local = upstreams
     gateway = make_gateway(budget_config(cloud, local, on_exceed="reject", limit=100))

@@ -14,7 +14,7 @@ from aegis.errors import ConfigError
 from aegis.ledger import Filters, LedgerRow, Scope, open_store, read_rows
 from aegis.ledger.migrations import MIGRATIONS, Migration, applied, migrate
 from aegis.ledger.sqlite import SqliteLedgerStore
-from aegis.ledger.store import usd_to_nusd
+from aegis.ledger.store import usd_text, usd_to_nusd
 from tests.ledger.helpers import T0, attempt, random_attempt
 
 
@@ -283,3 +283,12 @@ def test_a_batch_of_any_size_is_stored_whole_and_in_order(store: SqliteLedgerSto
     rows = list(store.rows())
     assert [r.request_id for r in rows] == [a.request_id for a in batch]
     assert rows == [LedgerRow.from_attempt(a) for a in batch]
+
+
+@pytest.mark.parametrize(("usd", "text"), [
+    (80, "$80.00"), (1234.5, "$1,234.50"), (1.0153, "$1.02"), (0.5, "$0.50"), (0, "$0.00"),
+    (0.0153, "$0.0153"), (0.000624, "$0.000624"), (0.0005, "$0.0005"), (1e-9, "$0.000000001"),
+    (-0.0005, "-$0.0005"),
+])
+def test_money_in_messages_keeps_cents_and_sub_cent_digits(usd: float, text: str) -> None:
+    assert usd_text(usd) == text

@@ -28,6 +28,8 @@ from typing import Any
 
 import httpx
 
+from aegis.ledger.store import usd_text
+
 log = logging.getLogger("aegis.budget")
 
 
@@ -69,8 +71,9 @@ class Alerter:
     def emit(self, alert: BudgetAlert, webhook: str | None = None) -> None:
         """Log, call hooks, queue the webhook. Never raises."""
         log.warning(
-            "budget %r reached %.0f%% of its limit: $%.6f of $%.2f (%s, %s)",
-            alert.budget, alert.threshold * 100, alert.spend_usd, alert.limit_usd,
+            "budget %r reached %.0f%% of its limit: %s of %s (%s, %s)",
+            alert.budget, alert.threshold * 100, usd_text(alert.spend_usd),
+            usd_text(alert.limit_usd),
             alert.scope, alert.period,
             extra={"event": "budget_alert", "budget": alert.budget, "scope": alert.scope,
                    "period": alert.period, "spend": alert.spend_usd,

@@ -59,7 +59,7 @@ from aegis.budget.alerts import Alerter, BudgetAlert
 from aegis.budget.backends import BudgetBackend, InMemoryBudgetBackend, Settled, StateKey
 from aegis.budget.model import BudgetDef, PeriodWindow, period_window
 from aegis.errors import BudgetExceeded
-from aegis.ledger.store import nusd_to_usd, usd_to_nusd, usd_to_nusd_ceil
+from aegis.ledger.store import nusd_to_usd, usd_text, usd_to_nusd, usd_to_nusd_ceil
 from aegis.pricing import Prices, worst_case_cost, worst_case_nusd
 from aegis.tokens import upper_bound_prompt_tokens
 
@@ -170,8 +170,8 @@ class Denied:
         left = max(b.budget.limit_usd - b.spent_usd - b.reserved_usd, 0.0)
         return BudgetExceeded(
             f"budget {b.budget.name!r} ({b.budget.scope}, {b.budget.period}) cannot cover "
-            f"this request: up to ${self.amount_usd:.6f} needed, ${left:.6f} of "
-            f"${b.budget.limit_usd:.2f} left", budget=b.budget.name,
+            f"this request: up to {usd_text(self.amount_usd)} needed, {usd_text(left)} of "
+            f"{usd_text(b.budget.limit_usd)} left", budget=b.budget.name,
         )
 
 

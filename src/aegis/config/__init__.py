@@ -3,7 +3,8 @@
 ``load(path)`` reads ``aegis.yaml`` (or the given file); with no file it builds
 the built-in default: the embedded local model, plus every preset cloud
 provider whose API-key variable is set. Every problem is raised as one
-``ConfigError`` whose lines read ``key.path: what was expected``.
+``ConfigError`` whose lines read ``key.path: what was expected``. A relative
+``storage.url`` path in a file is resolved against that file's directory.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aegis.catalog import CAPABILITIES, Catalog, ModelInfo, load_catalog
 from aegis.config.schema import AegisConfig, DefaultsConfig, ProviderConfig, ServerConfig
 from aegis.errors import ConfigError
 from aegis.http import Timeouts
+from aegis.ledger.store import resolve_store_url
 from aegis.providers import presets
 from aegis.providers.base import Capabilities, Provider, Secret
 from aegis.providers.registry import Registry, default_registry
@@ -61,10 +63,11 @@ def load(
     registry = registry or default_registry()
     if path is None and Path(DEFAULT_PATH).exists():
         path = DEFAULT_PATH
+    base_dir: Path | None = None  # no file: a relative store path stays cwd-relative
     if path is None:
         data, source = default_config(env), "built-in default"
     else:
-        source = str(path)
+        source, base_dir = str(path), Path(path).absolute().parent
         try:
             text = Path(path).read_text()
         except OSError as exc:
@@ -75,7 +78,7 @@ def load(
             raise ConfigError(f"{source}: not valid YAML ({exc})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: the top level must be a mapping")
-    return from_dict(data, env=env, registry=registry, source=source)
+    return from_dict(data, env=env, registry=registry, source=source, base_dir=base_dir)
 
 
 def from_dict(
@@ -84,7 +87,9 @@ def from_dict(
     env: Mapping[str, str] | None = None,
     registry: Registry | None = None,
     source: str = "<dict>",
+    base_dir: str | os.PathLike[str] | None = None,
 ) -> Settings:
+    """``base_dir``: what a relative ``storage.url`` path is relative to (else the cwd)."""
     env = os.environ if env is None else env
     registry = registry or default_registry()
     problems: list[str] = []
@@ -117,6 +122,9 @@ def from_dict(
         problems += exc.message.splitlines()
     if problems:
         raise ConfigError(_report(source, problems))
+    if base_dir is not None:
+        url = resolve_store_url(cfg.storage.url, base_dir)
+        cfg = cfg.model_copy(update={"storage": cfg.storage.model_copy(update={"url": url})})
     policy = build_policy(cfg.routing, cfg.routes, cfg.rules, env)
     problems += _unknown_route_models(policy, cfg)
     if problems:

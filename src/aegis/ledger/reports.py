@@ -112,6 +112,8 @@ def recent_rows(store: LedgerStore, limit: int = 50) -> list[dict[str, Any]]:
 def _cell(value: Any, column: str) -> str:
     if value is None:
         return "-"
+    if isinstance(value, list | tuple):
+        return _joined(value)
     if column.endswith("_usd") and isinstance(value, int | float):
         return f"${value:,.6f}"
     if isinstance(value, float):
@@ -123,10 +125,24 @@ def _cell(value: Any, column: str) -> str:
     return str(value)
 
 
+def _joined(values: Sequence[Any]) -> str:
+    """A list as people write it (``gpt-4o-mini,qwen-plus``, as ``--models`` takes it)."""
+    return ",".join(str(v) for v in values)
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return _joined(value) if isinstance(value, list | tuple) else value
+
+
 def format_records(
     records: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: OutputFormat = "table"
 ) -> str:
-    """A list of dicts as an aligned text table, CSV or JSON (the CLI's three outputs)."""
+    """A list of dicts as an aligned text table, CSV or JSON (the CLI's three outputs).
+
+    A list value (a key's models) is a real list in JSON, comma-separated otherwise.
+    """
     if fmt == "json":
         return json.dumps([{c: r.get(c) for c in columns} for r in records], indent=2)
     if fmt == "csv":
@@ -134,7 +150,7 @@ def format_records(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for r in records:
-            writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+            writer.writerow([_csv_cell(r.get(c)) for c in columns])
         return out.getvalue()
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r} (expected table, csv or json)")
@@ -155,7 +171,18 @@ def format_records(
     return "\n".join(lines) + "\n"
 
 
-def format_spend(rows: Sequence[SpendRow], by: str | None, fmt: OutputFormat = "table") -> str:
+def format_spend(
+    rows: Sequence[SpendRow], by: str | None, fmt: OutputFormat = "table",
+    total: SpendRow | None = None,
+) -> str:
+    """Grouped rows; a table of several groups ends with a TOTAL line.
+
+    ``total`` is the ungrouped report over the same window and filters: its
+    ``requests`` counts each request once, whereas a request whose attempts
+    touched two groups (a fallback from one provider to another) is in both
+    rows, so summing the rows would count it twice. Without ``total`` the TOTAL
+    line shows ``requests`` as ``-``.
+    """
     columns = [c for c in SPEND_COLUMNS if (c != "label" or by == "key") and
                (c != "group" or by is not None)]
     records = [r.to_dict() for r in rows]
@@ -167,13 +194,18 @@ def format_spend(rows: Sequence[SpendRow], by: str | None, fmt: OutputFormat = "
             columns[1] = "name"
             for r in records:
                 r["name"] = r["label"]
+    note = ""
     if fmt == "table" and by is not None and len(rows) > 1:
-        total: dict[str, Any] = {c: sum(r.get(c) or 0 for r in records) for c in columns
-                                 if c not in ("group", "label", "name", by)}
-        total["cost_usd"] = nusd_to_usd(sum(r.cost_nusd for r in rows))  # exact, no float sum
-        total[columns[0]] = "TOTAL"
-        records.append(total)
-    return format_records(records, columns, fmt)
+        line: dict[str, Any] = {c: sum(r.get(c) or 0 for r in records) for c in columns
+                                if c not in ("group", "label", "name", by)}
+        line["cost_usd"] = nusd_to_usd(sum(r.cost_nusd for r in rows))  # exact, no float sum
+        line["requests"] = None if total is None else total.requests
+        if total is not None and total.requests < sum(r.requests for r in rows):
+            note = (f"(a request with attempts on more than one {by} counts in each of "
+                    "their rows, once in TOTAL)\n")
+        line[columns[0]] = "TOTAL"
+        records.append(line)
+    return format_records(records, columns, fmt) + note
 
 
 def format_recent(rows: Sequence[LedgerRow], fmt: OutputFormat = "table") -> str:

@@ -303,8 +303,14 @@ class SqliteLedgerStore(LedgerStore):
             try:
                 self._conn.execute(sql, values)
             except sqlite3.IntegrityError:
-                raise ConfigError(f"a key named {key.name!r} (or id {key.id!r}) already "
-                                  "exists; revoke it first or pick another name") from None
+                clash = self._conn.execute(
+                    "SELECT id FROM api_keys WHERE name = ? AND revoked_at IS NULL",
+                    (key.name,)).fetchone()
+                if clash is None:  # the new id itself (48 random bits) is taken
+                    raise ConfigError(f"a key with id {key.id!r} already exists; "
+                                      "try again") from None
+                raise ConfigError(f"a key named {key.name!r} already exists ({clash[0]}); "
+                                  "revoke it first or pick another name") from None
 
     def get_key(self, key_id: str) -> KeyRow | None:
         with self._lock:

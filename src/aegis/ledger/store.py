@@ -16,6 +16,7 @@ import csv
 import enum
 import json
 import math
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -73,6 +74,21 @@ def nusd_to_usd(nusd: int) -> float:
 def nusd_text(nusd: int) -> str:
     """Exact decimal text, e.g. ``0.000123456`` (what CSV exports carry)."""
     return f"{Decimal(nusd).scaleb(-9):f}"
+
+
+def usd_text(usd: float) -> str:
+    """Money for people (messages, alerts): cents, plus digits a small amount needs.
+
+    ``$80.00``, ``$1,234.50``; below a dollar, up to three significant digits
+    (``$0.50``, ``$0.0153``, ``$0.000624``, ``$0.0005``), so a sub-cent budget
+    never reads as ``$0.00``.
+    """
+    size = abs(usd)
+    if not math.isfinite(usd) or size >= 1 or size == 0:
+        return f"{'-' if usd < 0 else ''}${size:,.2f}"
+    places = min(9, max(2, 2 - math.floor(math.log10(size))))
+    whole, _, frac = f"{size:.{places}f}".partition(".")
+    return f"{'-' if usd < 0 else ''}${whole}.{frac.rstrip('0').ljust(2, '0')}"
 
 
 # -- scopes and filters --------------------------------------------------------
@@ -425,8 +441,30 @@ def read_rows(fmt: ExportFormat, source: str | Path | IO[str]) -> list[LedgerRow
 # -- opening by URL ----------------------------------------------------------------
 
 
+def resolve_store_url(url: str, base_dir: str | os.PathLike[str]) -> str:
+    """The URL with a relative SQLite path made absolute under ``base_dir``.
+
+    A config file's ``sqlite:///aegis.db`` means the file next to the config, so
+    every command (and every worker) finds the same store whatever its cwd.
+    Absolute paths, ``~/...``, in-memory stores and URLs ``open_store`` rejects
+    are returned unchanged (the latter to be reported there).
+    """
+    scheme, sep, rest = url.partition("://")
+    path = rest[1:]
+    if scheme.lower() != "sqlite" or not sep or not rest.startswith("/") or not path \
+            or path == ":memory:" or path.startswith("file:"):
+        return url
+    if Path(path).expanduser().is_absolute():
+        return url
+    return "sqlite:///" + os.path.join(os.path.abspath(base_dir), path)
+
+
 def open_store(url: str = "sqlite:///aegis.db", *, busy_timeout_s: float = 5.0) -> LedgerStore:
-    """``sqlite:///relative.db`` (from the cwd), ``sqlite:////abs.db``, ``sqlite:///:memory:``."""
+    """``sqlite:///relative.db`` (from the cwd), ``sqlite:////abs.db``, ``sqlite:///:memory:``.
+
+    ``aegis.config.load`` has already made a config file's relative path absolute
+    (``resolve_store_url``); only a URL given without a config file is cwd-relative.
+    """
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
@@ -448,5 +486,6 @@ __all__ = [
     "GROUPS", "NANO_PER_USD", "NO_FILTERS", "SCOPE_KINDS", "ExportFormat", "Filters",
     "GroupBy", "KeyRow",
     "LedgerRow", "LedgerStore", "Scope", "SpendRow", "nusd_text", "nusd_to_usd",
-    "open_store", "read_rows", "usd_to_nusd", "usd_to_nusd_ceil", "write_rows",
+    "open_store", "read_rows", "resolve_store_url", "usd_text", "usd_to_nusd",
+    "usd_to_nusd_ceil", "write_rows",
 ]
