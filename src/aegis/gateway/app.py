@@ -156,7 +156,7 @@ class GatewayApp:
             if path.startswith("/v1/"):
                 request.caller = self.auth.caller(request.headers)
             elif path.startswith("/admin/"):
-                self.auth.admin(request.headers)
+                self.auth.admin(request.headers, scope.get("client"))
             await handler(request, send)
         except errors.AegisError as exc:
             status, headers, body = error_response(exc)
