@@ -10,6 +10,7 @@ gateway maps them to OpenAI-shaped error bodies in one place
     │   ├── ModelNotFound            no such model / route                   404
     │   └── PayloadTooLarge          body over the configured limit          413
     ├── AuthenticationRequired       missing / wrong gateway key             401
+    ├── PermissionDenied             not from here (admin off loopback)      403
     ├── PolicyRefusal                a hard constraint refused it            403
     ├── BudgetExceeded               a budget with on_exceed=reject          429
     ├── NoCandidateAvailable         every eligible provider is down         503
@@ -75,6 +76,14 @@ class AuthenticationRequired(AegisError):
     status = 401
     type = "authentication_error"
     code = "invalid_api_key"
+
+
+class PermissionDenied(AegisError):
+    """The caller may not use this endpoint from where it connects; no key would change that."""
+
+    status = 403
+    type = "permission_error"
+    code = "permission_denied"
 
 
 class PolicyRefusal(AegisError):

@@ -58,6 +58,7 @@ class FakeOpenAI(FakeUpstream):
         self.cached_tokens = cached_tokens
         self.context_window = context_window
         self.chunk_delay = 0.0
+        self._stream_errors: list[dict[str, Any]] = []
         self.route("POST", "/v1/chat/completions", self._chat)
         self.route("POST", "/v1/embeddings", self._embeddings)
         self.route("GET", "/v1/models", self._models)
@@ -65,6 +66,17 @@ class FakeOpenAI(FakeUpstream):
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def fail_mid_stream(self, message: str = "The server had an error while processing your "
+                        "request.", *, after: int = 2) -> None:
+        """The next streamed chat sends ``after`` events, then an ``{"error": ...}`` event
+        (what OpenAI sends when a stream fails after it started); the status stays 200."""
+        self._stream_errors.append({"after": after, "error": {
+            "message": message, "type": "server_error", "param": None, "code": None}})
+
+    def reset(self) -> None:
+        super().reset()
+        self._stream_errors.clear()
 
     def error_reply(self, status: int, message: str) -> JSONReply:
         kind, code = _ERROR_TYPES.get(status, ("server_error", None))
@@ -182,6 +194,10 @@ class FakeOpenAI(FakeUpstream):
                     "usage": usage}
             frames.append(b"data: " + orjson.dumps(data) + b"\n\n")
         frames.append(b"data: [DONE]\n\n")
+        if self._stream_errors:
+            failure = self._stream_errors.pop(0)
+            error = {"error": failure["error"]}
+            frames = [*frames[:failure["after"]], b"data: " + orjson.dumps(error) + b"\n\n"]
         return StreamReply(frames, delay=self.chunk_delay)
 
     async def _embeddings(self, req: Recorded) -> Reply:

@@ -182,3 +182,25 @@ def test_metrics_endpoint_is_not_counted_as_a_request(observed: Observed) -> Non
                    headers={"accept": "application/openmetrics-text; version=1.0.0"})
     assert om.headers["content-type"].startswith("application/openmetrics-text")
     assert _value(_metrics(observed), "aegis_http_responses_total") == 0
+
+
+def test_upstream_error_text_leaves_no_key_in_logs_spans_or_ledger(
+        log_capture: LogCapture, observed: Observed, fake_openai: FakeOpenAI) -> None:
+    """An upstream that echoes the key in a failing stream: the client's error, the log
+    events, the spans and the ledger rows all go without it (the ledger and logs hold
+    error kinds, never upstream text; this keeps it so)."""
+    fake_openai.fail_mid_stream("overloaded: Incorrect API key provided: Bearer sk-test-openai")
+    with httpx.stream("POST", observed.url + "/v1/chat/completions",
+                      json={"model": "gpt-4o-mini", "stream": True,
+                            "messages": [{"role": "user", "content": "hi"}]}) as resp:
+        body = resp.read().decode()
+    assert "overloaded" in body and "sk-test-openai" not in body
+    wait_for(lambda: len(log_capture.events("request")) == 1)
+    (request,) = log_capture.events("request")
+    assert request["status"] == "error"
+    assert "sk-test-openai" not in log_capture.text
+    spans = repr([(s.name, s.status.description, dict(s.attributes or {}))
+                  for s in observed.spans.get_finished_spans()])
+    assert "sk-test-openai" not in spans
+    observed.engine.ledger.flush()
+    assert "sk-test-openai" not in repr(observed.engine.store.recent(10))

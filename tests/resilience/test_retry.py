@@ -45,6 +45,7 @@ TABLE: list[tuple[BaseException, bool, bool]] = [
     (errors.ModelNotFound("no model"), False, False),
     (errors.PayloadTooLarge("big"), False, False),
     (errors.AuthenticationRequired("who"), False, False),
+    (errors.PermissionDenied("not from there"), False, False),
     (errors.PolicyRefusal("privacy", rule="privacy"), False, False),
     (errors.BudgetExceeded("spent", budget="team"), False, False),
     (errors.NoCandidateAvailable("none"), False, False),

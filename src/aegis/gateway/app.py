@@ -51,13 +51,14 @@ _DONE = b"data: [DONE]\n\n"
 
 
 class Request:
-    __slots__ = ("caller", "headers", "id", "receive", "scope")
+    __slots__ = ("caller", "headers", "id", "receive", "scope", "streaming")
 
     def __init__(self, scope: Scope, receive: Receive, request_id: str) -> None:
         self.scope = scope
         self.receive = receive
         self.id = request_id
         self.caller: Caller = ANONYMOUS
+        self.streaming = False  # a stream's status line went out: errors become SSE events
         headers: dict[str, str] = {}
         for k, v in scope["headers"]:  # a loop, not a comprehension: one call less
             headers[k.decode("latin-1").lower()] = v.decode("latin-1")
@@ -155,7 +156,7 @@ class GatewayApp:
             if path.startswith("/v1/"):
                 request.caller = self.auth.caller(request.headers)
             elif path.startswith("/admin/"):
-                self.auth.admin(request.headers)
+                self.auth.admin(request.headers, scope.get("client"))
             await handler(request, send)
         except errors.AegisError as exc:
             status, headers, body = error_response(exc)
@@ -163,6 +164,15 @@ class GatewayApp:
             await _send(send, status, headers, body)
         except ClientGone:
             return
+        except Exception:
+            # A bug, not a request error: the traceback goes to the log, never to the client.
+            log.exception("unhandled error serving %s %s (%s)", scope["method"], scope["path"],
+                          request.id)
+            if request.streaming:
+                return  # _stream already ended the stream with an error event
+            status, headers, body = error_response(_internal_error(request.id))
+            headers.append((b"x-aegis-request-id", request.id.encode()))
+            await _send(send, status, headers, body)
 
     # -- endpoints ---------------------------------------------------------------
 
@@ -188,6 +198,7 @@ class GatewayApp:
         watcher = asyncio.create_task(_cancel_on_disconnect(request.receive, task))
         usage_sent = False
         try:
+            request.streaming = True
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*_SSE, *served_headers(stream.served)]})
             try:
@@ -203,6 +214,10 @@ class GatewayApp:
                 await send({"type": "http.response.body", "body": sse_error(exc),
                             "more_body": False})
                 return
+            except Exception:
+                await send({"type": "http.response.body",
+                            "body": sse_error(_internal_error(request.id)), "more_body": False})
+                raise  # handle() logs it
             tail = b""
             if chat.include_usage and not usage_sent and stream.usage is not None:
                 tail = b"data: " + orjson.dumps(_usage_chunk(stream)) + b"\n\n"
@@ -287,7 +302,8 @@ class GatewayApp:
 
     async def admin_requests(self, request: Request, send: Send) -> None:
         raw = request.query().get("limit", "100")
-        if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        # ASCII only: isdigit() also takes "²" (int() refuses it) and "٣" (int() reads 3)
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 10_000:
             raise errors.InvalidRequest("limit: must be an integer from 1 to 10000",
                                         param="limit")
         rows = await asyncio.to_thread(recent_rows, self.engine.store, int(raw))
@@ -340,6 +356,11 @@ class _NotFound(errors.InvalidRequest):
 class _MethodNotAllowed(errors.InvalidRequest):
     status = 405
     code = "method_not_allowed"
+
+
+def _internal_error(request_id: str) -> errors.AegisError:
+    """What a client learns of a bug: that it happened, and the id to find it in the log."""
+    return errors.AegisError(f"internal error in the gateway; see its log for request {request_id}")
 
 
 async def _send(send: Send, status: int, headers: Headers, body: bytes) -> None:

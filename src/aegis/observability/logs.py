@@ -36,48 +36,20 @@ from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
 import orjson
 
 from aegis.records import ANONYMOUS, Attempt, Caller, Recorder
+from aegis.redaction import MASK as _MASK
+from aegis.redaction import SHORTEST as _SHORTEST
+from aegis.redaction import redact
 
 if TYPE_CHECKING:
     from aegis.config import Settings
 
 LogFormat = Literal["auto", "json", "console"]
 
-# -- redaction ------------------------------------------------------------------------------
+# -- redaction (the patterns live in ``aegis.redaction``; here, log records) ----------------
 
-_MASK = "***"
-_SECRET = re.compile(
-    r"\b(?P<prefix>sk-ant-|sk-|gsk_|xai-|pplx-|hf_|ghp_|github_pat_)[A-Za-z0-9_\-]{6,}"
-    r"|\bAIza[0-9A-Za-z_\-]{20,}"
-    r"|\bAKIA[0-9A-Z]{16}\b"
-    r"|(?P<scheme>\b[Bb]earer\s+)[A-Za-z0-9._~+/=\-]{6,}"
-    r"|(?P<assign>(?i:\b(?:api[_-]?key|access[_-]?token|auth[_-]?token|secret|password|"
-    r"x-api-key)\b)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]{6,}"
-)
 _KEY_LIKE = re.compile(r"[A-Za-z0-9._~+/=\-]{20,}")
 _KEY_FIELD = re.compile(r"api[_-]?key|secret|password|authorization|access_token|auth_token|"
                         r"credential|^(?:key|token|bearer|master_key)$", re.IGNORECASE)
-_SHORTEST = 9  # "sk-" + 6: nothing shorter is masked
-# Cheap pre-check (the full pattern costs ~10x more): every secret shape contains one of these.
-_TRIGGERS = ("sk-", "bearer", "key", "token", "secret", "password", "gsk_", "xai-", "pplx-",
-             "hf_", "ghp_", "github_pat_", "aiza", "akia")
-
-
-def _mask(match: re.Match[str]) -> str:
-    for group in ("prefix", "scheme", "assign"):
-        if (kept := match.group(group)) is not None:
-            return kept + _MASK
-    return _MASK
-
-
-def redact(text: str) -> str:
-    """Mask key-shaped substrings: ``sk-…``, ``sk-ant-…``, ``Bearer …``, ``api_key=…``."""
-    if len(text) < _SHORTEST:
-        return text
-    lowered = text.lower()
-    for trigger in _TRIGGERS:
-        if trigger in lowered:
-            return _SECRET.sub(_mask, text)
-    return text
 
 
 def redact_text(value: Any) -> Any:

@@ -2,26 +2,36 @@
 
 ``Provider`` is data (name, base URL, key, headers, locality, the pooled HTTP
 client); an ``Adapter`` maps the canonical model to one upstream API and back,
-and translates that API's failures into ``aegis.errors`` -- once, here.
+and translates that API's failures into ``aegis.errors`` -- once, here. Every
+error leaving an adapter's entry points has its message scrubbed of the
+provider's own credentials and of anything key-shaped (upstreams echo keys back
+in error text), so no adapter, built-in or plugin, can hand a client a secret.
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import time
+import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Concatenate, Literal, ParamSpec, TypeVar
 
 import orjson
 
 from aegis import errors
 from aegis.http import HttpClient, HttpResponse, Timeouts
 from aegis.http.errors import ConnectError, ProtocolError, TransportError, TransportTimeout
+from aegis.redaction import Redactor
 from aegis.types import ChatRequest, Chunk, Completion, EmbeddingRequest, Embeddings
 
 Locality = Literal["local", "cloud"]
+
+# Header names whose values are credentials (authorization, x-api-key, api-key, x-auth-token...).
+_CREDENTIAL_HEADER_WORDS = ("auth", "key", "token", "secret", "password", "credential",
+                            "signature", "cookie")
 
 
 class Secret:
@@ -76,6 +86,22 @@ class Provider:
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
 
+    def secrets(self) -> Iterator[str]:
+        """Every credential this provider sends: its key, credential-named headers' values,
+        and a password in the base URL."""
+        if self.api_key:
+            yield self.api_key.reveal()
+        for name, value in self.headers.items():
+            if any(word in name.lower() for word in _CREDENTIAL_HEADER_WORDS):
+                yield value
+        try:
+            password = urllib.parse.urlsplit(self.base_url).password
+        except ValueError:
+            password = None
+        if password:
+            yield password
+            yield urllib.parse.unquote(password)
+
 
 class Adapter(ABC):
     """Maps the canonical model to one upstream API. Subclass and register a ``kind``."""
@@ -89,6 +115,35 @@ class Adapter(ABC):
     def __init__(self, provider: Provider, client: HttpClient | None) -> None:
         self.provider = provider
         self._client = client
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap the subclass's own entry points so every error leaving them is ``scrub``-bed:
+        one place for every adapter, not one at each of the many places errors are raised."""
+        super().__init_subclass__(**kwargs)
+        for name in ("complete", "stream", "embed", "list_models", "check"):
+            fn = cls.__dict__.get(name)
+            if fn is not None and not getattr(fn, "_aegis_scrubbed", False):
+                wrap = _scrubbed_stream if name == "stream" else _scrubbed_call
+                setattr(cls, name, wrap(fn))
+
+    @functools.cached_property
+    def redactor(self) -> Redactor:
+        # getattr: an adapter that skipped Adapter.__init__ must still raise its own error
+        provider = getattr(self, "provider", None)
+        return Redactor(provider.secrets() if isinstance(provider, Provider) else ())
+
+    def scrub(self, exc: errors.AegisError) -> None:
+        """Mask the provider's credentials and anything key-shaped in ``exc``'s message, in
+        place. Upstream text is kept otherwise: "model not found" is what users need."""
+        message = exc.message
+        head = f"{exc.provider}: " if isinstance(exc, errors.ProviderError) else ""
+        if head and message.startswith(head):  # our own prefix: the provider's name
+            clean = head + self.redactor(message[len(head):])
+        else:
+            clean = self.redactor(message)
+        if clean != message:
+            exc.message = clean
+            exc.args = (clean,)
 
     @property
     def client(self) -> HttpClient:
@@ -189,6 +244,49 @@ class Adapter(ABC):
     def error_details(self, payload: bytes) -> tuple[str, str]:
         """(message, provider error code/type) from an error body; ("", "") if unknown."""
         return "", ""
+
+
+_A = TypeVar("_A", bound=Adapter)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _scrubbed_call(
+    fn: Callable[Concatenate[_A, _P], Awaitable[_R]],
+) -> Callable[Concatenate[_A, _P], Awaitable[_R]]:
+    @functools.wraps(fn)
+    async def call(self: _A, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await fn(self, *args, **kwargs)
+        except errors.AegisError as exc:
+            self.scrub(exc)
+            raise
+
+    call._aegis_scrubbed = True  # type: ignore[attr-defined]
+    return call
+
+
+def _scrubbed_stream(
+    fn: Callable[Concatenate[_A, _P], AsyncIterator[Chunk]],
+) -> Callable[Concatenate[_A, _P], AsyncIterator[Chunk]]:
+    """The same for a stream: one more generator hop a chunk (measured ~0.1 µs)."""
+
+    @functools.wraps(fn)
+    async def stream(self: _A, /, *args: _P.args, **kwargs: _P.kwargs) -> AsyncIterator[Chunk]:
+        chunks = fn(self, *args, **kwargs)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        except errors.AegisError as exc:
+            self.scrub(exc)
+            raise
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    stream._aegis_scrubbed = True  # type: ignore[attr-defined]
+    return stream
 
 
 _CONTEXT_HINTS = ("context_length", "context length", "maximum context", "too many tokens",
