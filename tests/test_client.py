@@ -97,3 +97,12 @@ def test_both_clients_take_a_config_file_path(fake_openai, tmp_path):
     assert "qwen-plus" in Aegis(path).models()
     with pytest.raises(TypeError, match="expected Settings or a config file path, not dict"):
         Aegis(openai_config(fake_openai))  # type: ignore[arg-type]
+
+
+async def test_chat_without_a_model_uses_defaults_model(fake_openai):
+    settings = from_dict(openai_config(fake_openai, defaults={"model": "qwen-plus"}), env={})
+    async with Aegis(settings) as gw:
+        result = await gw.chat("which model?")
+        assert (result.provider, result.model) == ("dashscope", "qwen-plus")
+        async with await gw.chat_stream("and streamed?") as stream:
+            assert stream.provider == "dashscope"

@@ -82,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = command("chat", "Send one prompt through Aegis (in-process) and print the answer.")
     chat.add_argument("prompt", help="the user message")
-    chat.add_argument("--model", "-m", default="auto", help="model name, route, or 'auto'")
+    chat.add_argument("--model", "-m", default=None,
+                      help="model name, route, or 'auto' (default: defaults.model)")
     chat.add_argument("--stream", action="store_true", help="print tokens as they arrive")
     chat.add_argument("--max-tokens", type=int, default=None)
     chat.add_argument("--system", default=None, help="a system prompt")
@@ -91,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
 
     route = command("route", "Show where a prompt would be routed, without calling any model.")
     route.add_argument("prompt", help="the user message")
-    route.add_argument("--model", "-m", default="auto", help="model name, route, or 'auto'")
+    route.add_argument("--model", "-m", default=None,
+                       help="model name, route, or 'auto' (default: defaults.model)")
     for name in ("data-class", "quality", "complexity", "task-type", "strategy", "workspace"):
         route.add_argument(f"--{name}", default=None)
     route.add_argument("--batch-size", type=int, default=None)
@@ -321,13 +323,15 @@ def _route(args: argparse.Namespace) -> int:
     from aegis.routing.metadata import task_from_kwargs
     from aegis.validation import chat_request
 
-    engine = Engine(load_settings(args.config))
+    settings = load_settings(args.config)
+    engine = Engine(settings)
     task = task_from_kwargs(
         data_class=args.data_class, quality=args.quality, complexity=args.complexity,
         task_type=args.task_type, strategy=args.strategy, workspace=args.workspace,
         batch_size=args.batch_size)
     chat = engine.prepare(chat_request(
-        {"model": args.model, "messages": [{"role": "user", "content": args.prompt}]}))
+        {"model": args.model or settings.defaults.model,
+         "messages": [{"role": "user", "content": args.prompt}]}))
     try:
         record = dict(engine.route(chat, Call(task=task)).record)
         code = 0

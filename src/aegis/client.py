@@ -146,7 +146,7 @@ class Aegis:
         self,
         messages: str | Sequence[Message],
         *,
-        model: str = "auto",
+        model: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         task: Task | None = None,
         **params: Any,
@@ -164,7 +164,7 @@ class Aegis:
         self,
         messages: str | Sequence[Message],
         *,
-        model: str = "auto",
+        model: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         task: Task | None = None,
         **params: Any,
@@ -197,7 +197,7 @@ class Aegis:
         await self.aclose()
 
     def _request(
-        self, messages: str | Sequence[Message], model: str,
+        self, messages: str | Sequence[Message], model: str | None,
         tools: Sequence[Mapping[str, Any]] | None, task: Task | None,
         params: dict[str, Any], *, stream: bool,
     ) -> tuple[Any, Task]:
@@ -208,7 +208,8 @@ class Aegis:
             raise TypeError("pass task metadata either as a Task or as keywords, not both")
         if isinstance(messages, str):
             messages = [{"role": "user", "content": messages}]
-        body: dict[str, Any] = {"model": model, "messages": list(messages), **params}
+        body: dict[str, Any] = {"model": model or self.settings.defaults.model,
+                                "messages": list(messages), **params}
         if tools is not None:
             body["tools"] = list(tools)
         body["stream"] = stream

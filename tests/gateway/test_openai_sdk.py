@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import Gateway
+from tests.conftest import Gateway, openai_config
 from tests.fakes.openai import FakeOpenAI
 
 WEATHER_TOOL = {
@@ -290,3 +290,16 @@ def test_client_disconnect_cancels_the_upstream_stream(gateway: Gateway, fake_op
     attempt = gateway.recorder.attempts[-1]
     assert attempt.status == "cancelled" and attempt.streamed
     assert attempt.usage.prompt_tokens > 0  # still accounted for, though cut short
+
+
+def test_a_request_without_a_model_gets_defaults_model(fake_openai: FakeOpenAI, make_gateway):
+    gateway = make_gateway(openai_config(fake_openai, defaults={"model": "qwen-plus"}))
+    response = httpx.post(gateway.url + "/v1/chat/completions",
+                          json={"messages": [{"role": "user", "content": "no model named"}]})
+    assert response.status_code == 200
+    assert response.headers["x-aegis-model"] == "qwen-plus"
+    assert response.headers["x-aegis-route"] == "pinned"
+    # an explicit model still wins
+    response = httpx.post(gateway.url + "/v1/chat/completions", json={
+        "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "named"}]})
+    assert response.headers["x-aegis-model"] == "gpt-4o-mini"

@@ -121,6 +121,7 @@ class GatewayApp:
         self.auth = Authenticator(engine.keys, master, engine.budgets)
         self.request_ids = RequestIds()
         self.body_limit = int(self.settings.server.max_body_mb * 1024 * 1024)
+        self.default_model = self.settings.defaults.model
         self.routes: dict[tuple[str, str], Callable[[Request, Send], Awaitable[None]]] = {
             ("POST", "/v1/chat/completions"): self.chat_completions,
             ("POST", "/v1/embeddings"): self.embeddings,
@@ -176,8 +177,15 @@ class GatewayApp:
 
     # -- endpoints ---------------------------------------------------------------
 
-    async def chat_completions(self, request: Request, send: Send) -> None:
+    async def _json(self, request: Request) -> Any:
+        """The JSON body; a request that names no model gets ``defaults.model``."""
         data = await request.json(self.body_limit)
+        if isinstance(data, dict) and "model" not in data:
+            data["model"] = self.default_model
+        return data
+
+    async def chat_completions(self, request: Request, send: Send) -> None:
+        data = await self._json(request)
         chat = validation.chat_request(data)
         call = Call(request.id, task_from_http(data.get("aegis"), request.headers),
                     request.caller)
@@ -233,7 +241,7 @@ class GatewayApp:
 
     async def route(self, request: Request, send: Send) -> None:
         """The decision for a chat-completions body, without calling any model."""
-        data = await request.json(self.body_limit)
+        data = await self._json(request)
         chat = self.engine.prepare(validation.chat_request(data))
         call = Call(request.id, task_from_http(data.get("aegis"), request.headers),
                     request.caller)
@@ -254,7 +262,7 @@ class GatewayApp:
                     orjson.dumps(answer))
 
     async def embeddings(self, request: Request, send: Send) -> None:
-        data = await request.json(self.body_limit)
+        data = await self._json(request)
         embed = validation.embedding_request(data)
         task = task_from_http(data.get("aegis"), request.headers)
         result, served = await self.engine.embed(embed, Call(request.id, task, request.caller))
