@@ -14,7 +14,9 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, NamedTuple, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard, TypeVar
+
+import orjson
 
 from aegis import errors
 from aegis.budget import (
@@ -34,6 +36,7 @@ from aegis.pricing import cost_usd, worst_case_nusd
 from aegis.providers.base import Adapter
 from aegis.providers.registry import Registry, default_registry
 from aegis.records import ANONYMOUS, Attempt, Caller, Recorder, Served
+from aegis.redaction import redact
 from aegis.resilience import Resilience, adapter_probe
 from aegis.routing import Candidate, Decision, LatencyStats, Limits, Router, Task
 from aegis.tokens import count_messages, count_text, encoding_for_model
@@ -118,6 +121,7 @@ class Engine:
         observability: Observability | None = None,
     ) -> None:
         self.settings = settings
+        self.store_prompts = settings.raw.storage.store_prompts
         registry = registry or default_registry()
         self.store = store or open_store(settings.raw.storage.url)
         self.ledger = LedgerWriter(self.store, spill_dir=_spill_dir(settings.raw.storage.url))
@@ -225,7 +229,8 @@ class Engine:
                 usage, estimated = _usage(usage, request, completion.content,
                                           cand.upstream_model)
             cost = cost_usd(usage, cand.model.prices)
-            latency = tracker.record("ok", usage, cost, estimated=estimated)
+            texts = _texts(request, completion) if self.store_prompts else None
+            latency = tracker.record("ok", usage, cost, estimated=estimated, texts=texts)
             return Outcome(completion, tracker.served, usage, cost, latency)
 
         return await self._first_success(self.route(request, call), call, attempt,
@@ -413,6 +418,7 @@ class _Tracker:
     def record(
         self, status: str, usage: Usage = Usage(), cost: float = 0.0, *,
         error_kind: str | None = None, estimated: bool = False,
+        texts: tuple[str, str] | None = None,
     ) -> float:
         """Emit the attempt and settle its budget reservation; returns its latency in ms."""
         latency = (time.perf_counter() - self.t0) * 1000
@@ -427,8 +433,20 @@ class _Tracker:
             latency_ms=latency, ttft_ms=self.ttft_ms, error_kind=error_kind,
             usage_estimated=estimated, task=call.task, caller=call.caller,
             upstream_model=s.upstream_model, data_class=self.data_class, retry=self.retry,
+            texts=texts,
         ))
         return latency
+
+
+def _texts(request: ChatRequest, completion: Completion) -> tuple[str, str]:
+    """What ``storage.store_prompts`` keeps: the messages (and tools) sent and the
+    answer's message, as JSON, with anything key-shaped masked as in the logs."""
+    prompt: dict[str, Any] = {"messages": list(request.messages)}
+    if request.tools:
+        prompt["tools"] = list(request.tools)
+    choices: list[dict[str, Any]] = completion.body.get("choices") or [{}]
+    message = choices[0].get("message") or {}
+    return redact(orjson.dumps(prompt).decode()), redact(orjson.dumps(message).decode())
 
 
 def _fit(request: ChatRequest, cand: Candidate) -> ChatRequest:
@@ -553,8 +571,11 @@ class ChatStream:
                                   self._cand.upstream_model)
         self.usage = usage
         self.cost_usd = cost_usd(usage, self._cand.model.prices)
+        texts = (_texts(self._request, self.builder.build())
+                 if status == "ok" and self._tracker.engine.store_prompts else None)
         self.latency_ms = self._tracker.record(
-            status, usage, self.cost_usd, error_kind=error_kind, estimated=estimated
+            status, usage, self.cost_usd, error_kind=error_kind, estimated=estimated,
+            texts=texts,
         )
 
 

@@ -73,6 +73,9 @@ class Attempt(NamedTuple):
     upstream_model: str = ""
     data_class: str = "public"  # effective class: declared, raised by detection
     retry: int = 0  # 0 = first try on this candidate, 1 = first retry, ...
+    # (prompt, completion) as JSON, secrets masked: only with ``storage.store_prompts``,
+    # only on the attempt that served the request; only the ledger keeps them
+    texts: tuple[str, str] | None = None
 
 
 class Recorder:

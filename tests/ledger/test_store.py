@@ -140,8 +140,14 @@ def test_row_keeps_every_attempt_field_and_no_text(store: SqliteLedgerStore) -> 
         (True, 40, 5, 80.25)
     assert (row.key_id, row.key_name, row.team, row.workspace, row.tags) == \
         ("key_x", "alice", "research", "ws", ("a", "b,c"))
+    # text has two columns, empty unless storage.store_prompts filled the attempt's texts
+    assert (row.prompt, row.completion) == (None, None)
     columns = {r[1] for r in store.connect().execute("PRAGMA table_info(attempts)")}
-    assert not columns & {"prompt", "completion", "messages", "content", "text"}
+    assert columns & {"prompt", "completion", "messages", "content", "text"} == {
+        "prompt", "completion"}
+    assert store.connect().execute(
+        "SELECT COUNT(*) FROM attempts WHERE prompt IS NOT NULL OR completion IS NOT NULL"
+    ).fetchone() == (0,)
 
 
 def test_costs_are_exact_integers(store: SqliteLedgerStore) -> None:

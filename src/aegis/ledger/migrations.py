@@ -140,11 +140,22 @@ def _slim_attempt_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
+def _attempt_texts(conn: sqlite3.Connection) -> None:
+    """Prompt and completion of the serving attempt, for ``storage.store_prompts``
+    (NULL otherwise: nothing is stored unless a user turns it on)."""
+    _run(
+        conn,
+        "ALTER TABLE attempts ADD COLUMN prompt TEXT",
+        "ALTER TABLE attempts ADD COLUMN completion TEXT",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("m001_attempts", _attempts),
     Migration("m002_api_keys", _api_keys),
     Migration("m003_budgets", _budgets),
     Migration("m004_slim_attempt_indexes", _slim_attempt_indexes),
+    Migration("m005_attempt_texts", _attempt_texts),
 )
 
 

@@ -50,8 +50,9 @@ _ROW_COLUMNS = (
     "attempt", "streamed", "status", "prompt_tokens", "completion_tokens", "cached_tokens",
     "cache_write_tokens", "cost_nusd", "latency_ms", "ttft_ms", "error_kind",
     "usage_estimated", "key_id", "key_name", "team", "workspace", "data_class", "task_type",
-    "quality", "complexity", "strategy", "batch_size", "tags",
+    "quality", "complexity", "strategy", "batch_size", "tags", "prompt", "completion",
 )
+_TAGS = _ROW_COLUMNS.index("tags")
 # Rows go in as multi-row INSERTs of these sizes (largest first, each statement prepared
 # once). Why not ``executemany``: it steps once per row, and every step releases the GIL
 # and takes it back, so a batch of n rows made the event loop hand the GIL over ~2n
@@ -121,7 +122,7 @@ def _row_values(row: LedgerRow) -> tuple[Any, ...]:
     values = [getattr(row, c) for c in _ROW_COLUMNS]
     values[_ROW_COLUMNS.index("streamed")] = int(row.streamed)
     values[_ROW_COLUMNS.index("usage_estimated")] = int(row.usage_estimated)
-    values[-1] = json.dumps(list(row.tags), ensure_ascii=False) if row.tags else None
+    values[_TAGS] = json.dumps(list(row.tags), ensure_ascii=False) if row.tags else None
     return tuple(values)
 
 
@@ -140,7 +141,11 @@ def _attempt_values(a: Attempt) -> tuple[Any, ...]:
         _label(t.workspace), a.data_class or _label(t.data_class), _label(t.task_type),
         _label(t.quality), _label(t.complexity), _label(t.strategy), t.batch_size,
         _tags_json(map(str, t.tags)) if t.tags else None,
+        *(a.texts or _NO_TEXTS),
     )
+
+
+_NO_TEXTS = (None, None)
 
 
 def _tags_json(tags: Iterable[str]) -> str:

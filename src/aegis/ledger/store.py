@@ -144,7 +144,8 @@ NO_FILTERS = Filters()
 
 @dataclass(frozen=True, slots=True)
 class LedgerRow:
-    """One upstream attempt as stored: every field of ``Attempt``, never any text."""
+    """One upstream attempt as stored: every field of ``Attempt``. ``prompt`` and
+    ``completion`` (JSON) are None unless ``storage.store_prompts`` is on."""
 
     request_id: str
     started_at: float  # unix seconds, UTC
@@ -176,6 +177,8 @@ class LedgerRow:
     strategy: str | None
     batch_size: int | None
     tags: tuple[str, ...] = ()
+    prompt: str | None = None
+    completion: str | None = None
 
     @property
     def cost_usd(self) -> float:
@@ -197,6 +200,7 @@ class LedgerRow:
             quality=_label(t.quality), complexity=_label(t.complexity),
             strategy=_label(t.strategy), batch_size=t.batch_size,
             tags=tuple(str(tag) for tag in t.tags),
+            prompt=a.texts[0] if a.texts else None, completion=a.texts[1] if a.texts else None,
         )
 
     # -- the export codec (CSV and JSON share the column list) ---------------------
