@@ -92,6 +92,9 @@ def test_allow_list_is_a_hard_constraint(gateway: Gateway, fake_openai: FakeOpen
     raw = c.chat.completions.with_raw_response.create(model="auto", messages=HI)
     assert raw.headers["x-aegis-model"] == "qwen-plus"  # auto stays within the allow-list
     assert [b["model"] for b in fake_openai.bodies()] == ["qwen-plus", "qwen-plus"]
+    assert [m.id for m in c.models.list()] == ["qwen-plus"]  # lists only what it may use
+    _, open_key = gateway.engine.keys.create("erin-2")
+    assert len(client(gateway, open_key).models.list().data) > 1
 
 
 def test_key_budget_rejects_once_spent(gateway: Gateway):

@@ -278,9 +278,13 @@ class GatewayApp:
         await _send(send, 200, [_JSON, *served_headers(served)], orjson.dumps(body))
 
     async def models(self, request: Request, send: Send) -> None:
+        """The servable models -- only those the caller's key may use."""
+        allowed = request.caller.models
         rows = []
         for info in self.settings.catalog:
             if info.provider not in self.settings.providers:
+                continue
+            if allowed is not None and info.name not in allowed:
                 continue
             rows.append({
                 "id": info.name, "object": "model", "created": 0, "owned_by": info.provider,
