@@ -90,7 +90,9 @@ class Observed:
             settings,
             tracing=configure_tracing(True, self.spans, settings=settings, batch=False))
         self.engine = ObservedEngine(settings, self.obs)
-        self.server = ServerThread(self.obs.wrap(GatewayApp(self.engine)), lifespan="on").start()
+        # wired as create_app wires it: the app wraps itself in ``obs``
+        self.server = ServerThread(GatewayApp(self.engine, observability=self.obs),
+                                   lifespan="on").start()
 
     @property
     def url(self) -> str:

@@ -84,6 +84,22 @@ def test_key_and_prompt_never_reach_logs_metrics_or_spans(
     assert {"health", "ssn"} <= set(refusal["findings"])
 
 
+def test_a_request_refused_before_routing_is_logged_under_its_key(
+        log_capture: LogCapture, observed: Observed) -> None:
+    _, secret = observed.engine.keys.create("vera", team="ops")
+    bad = httpx.post(observed.url + "/v1/chat/completions",
+                     headers={"authorization": f"Bearer {secret}"},
+                     json={"model": "chat", "messages": "not a list"})
+    unknown = httpx.post(observed.url + "/v1/chat/completions",
+                         headers={"authorization": f"Bearer {secret}"},
+                         json={"model": "nope", "messages": [{"role": "user", "content": "x"}]})
+    assert (bad.status_code, unknown.status_code) == (400, 404)
+    wait_for(lambda: len(log_capture.events("request")) == 2)
+    for event in log_capture.events("request"):
+        assert (event["key_name"], event["team"]) == ("vera", "ops"), event
+    assert secret not in log_capture.text
+
+
 def test_metrics_count_requests_refusals_detections_and_fallbacks(
         observed: Observed, fake_openai: FakeOpenAI) -> None:
     client = _client(observed)

@@ -114,6 +114,7 @@ class GatewayApp:
     def __init__(self, engine: Engine, *, master: MasterKey | None = None,
                  observability: Observability | None = None) -> None:
         self.engine = engine
+        self.observability = observability
         self._entry: Callable[[Scope, Receive, Send], Awaitable[None]] = (
             observability.wrap(self._dispatch, metrics_path=engine.settings.raw.metrics.path)
             if observability is not None else self._dispatch)
@@ -160,6 +161,7 @@ class GatewayApp:
                 self.auth.admin(request.headers, scope.get("client"))
             await handler(request, send)
         except errors.AegisError as exc:
+            self._identify(request)
             status, headers, body = error_response(exc)
             headers.append((b"x-aegis-request-id", request.id.encode()))
             await _send(send, status, headers, body)
@@ -169,11 +171,19 @@ class GatewayApp:
             # A bug, not a request error: the traceback goes to the log, never to the client.
             log.exception("unhandled error serving %s %s (%s)", scope["method"], scope["path"],
                           request.id)
+            self._identify(request)
             if request.streaming:
                 return  # _stream already ended the stream with an error event
             status, headers, body = error_response(_internal_error(request.id))
             headers.append((b"x-aegis-request-id", request.id.encode()))
             await _send(send, status, headers, body)
+
+    def _identify(self, request: Request) -> None:
+        """A request refused before routing (bad body, unknown model) is still logged
+        under the key that sent it; routing records the caller otherwise."""
+        summary = self.observability.current if self.observability is not None else None
+        if summary is not None and summary.caller is ANONYMOUS:
+            summary.caller = request.caller
 
     # -- endpoints ---------------------------------------------------------------
 
