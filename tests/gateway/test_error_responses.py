@@ -139,3 +139,16 @@ def test_a_bug_inside_a_stream_ends_it_with_an_error_event(
     assert DETAIL not in body and "Traceback" not in body
     # logged as the handler unwinds, which may be just after the client read the end
     wait_for(lambda: any(r.name == "aegis.gateway" and r.exc_info for r in caplog.records))
+
+
+def test_a_wrong_method_is_a_405_with_allow_and_head_answers_like_get(gateway: Gateway) -> None:
+    wrong = httpx.post(gateway.url + "/health/live")
+    assert assert_openai_error(wrong, 405)["code"] == "method_not_allowed"
+    assert wrong.headers["allow"] == "GET, HEAD"
+    assert httpx.get(gateway.url + "/v1/chat/completions").headers["allow"] == "POST"
+    get = httpx.get(gateway.url + "/health/live")
+    head = httpx.head(gateway.url + "/health/live")
+    assert (get.status_code, head.status_code) == (200, 200)
+    assert head.content == b"" and get.content
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"]

@@ -135,7 +135,12 @@ class GatewayApp:
             ("GET", "/admin/budgets"): self.admin_budgets,
             ("GET", "/admin/requests"): self.admin_requests,
         }
-        self.paths = {path for _, path in self.routes}
+        for (method, path), handler in list(self.routes.items()):
+            if method == "GET":  # HEAD: the same headers, no body (RFC 9110 9.3.2)
+                self.routes[("HEAD", path)] = handler
+        self.allowed: dict[str, str] = {}  # path -> its Allow header value
+        for method, path in self.routes:
+            self.allowed[path] = ", ".join(filter(None, (self.allowed.get(path), method)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._entry(scope, receive, send)
@@ -151,19 +156,24 @@ class GatewayApp:
         handler = self.routes.get((scope["method"], scope["path"]))
         try:
             if handler is None:
-                if scope["path"] in self.paths:
-                    raise _MethodNotAllowed(f"{scope['method']} is not allowed on {scope['path']}")
+                allow = self.allowed.get(scope["path"])
+                if allow is not None:
+                    raise _MethodNotAllowed(
+                        f"{scope['method']} is not allowed on {scope['path']} (allowed: {allow})",
+                        allow=allow)
                 raise _NotFound(f"no route for {scope['method']} {scope['path']}")
             path: str = scope["path"]
             if path.startswith("/v1/"):
                 request.caller = self.auth.caller(request.headers)
             elif path.startswith("/admin/"):
                 self.auth.admin(request.headers, scope.get("client"))
-            await handler(request, send)
+            await handler(request, _without_body(send) if scope["method"] == "HEAD" else send)
         except errors.AegisError as exc:
             self._identify(request)
             status, headers, body = error_response(exc)
             headers.append((b"x-aegis-request-id", request.id.encode()))
+            if isinstance(exc, _MethodNotAllowed):
+                headers.append((b"allow", exc.allow.encode()))
             await _send(send, status, headers, body)
         except ClientGone:
             return
@@ -378,6 +388,21 @@ class _NotFound(errors.InvalidRequest):
 class _MethodNotAllowed(errors.InvalidRequest):
     status = 405
     code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow  # the Allow header a 405 must carry
+
+
+def _without_body(send: Send) -> Send:
+    """For HEAD: the GET handler's response start as it is, its body bytes dropped."""
+
+    async def head_send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return head_send
 
 
 def _internal_error(request_id: str) -> errors.AegisError:
