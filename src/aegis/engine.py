@@ -309,6 +309,7 @@ class Engine:
         res = self.resilience
         deadline = res.deadline()
         last: errors.ProviderError | None = None
+        tried: Served | None = None  # the last attempt's candidate, named in the error
         denied: Denied | None = None
         skipped: list[str] = []
         profile = decision.profile
@@ -352,7 +353,8 @@ class Engine:
                 except errors.ProviderError as exc:
                     tracker.record("error", error_kind=exc.kind)
                     permit.failure(exc.kind)
-                    last = exc
+                    last, tried = exc, served
+                    exc.served = served
                     policy = res.policy(cand.provider.name)
                     if policy.should_retry(exc, tries, streamed_started=False):
                         wait = policy.delay(tries, exc, deadline=deadline)
@@ -365,6 +367,7 @@ class Engine:
                 except errors.AegisError as exc:  # e.g. the adapter refused the input
                     tracker.record("error", error_kind=exc.code)
                     permit.release()
+                    exc.served = served
                     raise
                 except BaseException:
                     tracker.record("cancelled", error_kind="cancelled")
@@ -376,7 +379,9 @@ class Engine:
                 position += 1
         if last is None and denied is not None:
             raise denied.error()
-        raise _exhausted(decision, last, skipped)
+        exhausted = _exhausted(decision, last, skipped)
+        exhausted.served = tried
+        raise exhausted
 
     def _reserve_now(self, cand: Candidate, call: Call, bound: Callable[[Candidate], int]
                      ) -> Reservation | Denied | _Pending | None:

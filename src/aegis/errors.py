@@ -34,7 +34,10 @@ is not retried, since the same server still lacks the model, but falls back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aegis.records import Served
 
 
 class AegisError(Exception):
@@ -50,6 +53,7 @@ class AegisError(Exception):
         self.message = message
         self.param = param
         self.decision: Mapping[str, Any] | None = None  # the routing record, for refusals
+        self.served: Served | None = None  # the last attempt's candidate, once one was tried
 
 
 class ConfigError(AegisError):

@@ -20,6 +20,7 @@ from aegis.gateway import GatewayApp
 from aegis.providers.base import Adapter, Capabilities
 from aegis.types import ChatRequest, Chunk, Completion
 from tests.conftest import MEMORY_STORE, Gateway
+from tests.fakes.openai import FakeOpenAI
 from tests.observability.helpers import wait_for
 from tests.servers import ServerThread
 
@@ -152,3 +153,17 @@ def test_a_wrong_method_is_a_405_with_allow_and_head_answers_like_get(gateway: G
     assert head.content == b"" and get.content
     assert head.headers["content-type"] == get.headers["content-type"]
     assert head.headers["content-length"] == get.headers["content-length"]
+
+
+def test_an_upstream_failure_names_the_candidate_tried_last(
+        gateway: Gateway, fake_openai: FakeOpenAI) -> None:
+    fake_openai.fail(status=503, times=3)  # a try and its two retries
+    failed = httpx.post(gateway.url + "/v1/chat/completions",
+                        json={"model": "gpt-4o-mini", "messages": HI})
+    assert_openai_error(failed, 502)
+    assert (failed.headers["x-aegis-provider"], failed.headers["x-aegis-model"],
+            failed.headers["x-aegis-route"]) == ("openai", "gpt-4o-mini", "pinned")
+    assert failed.headers["x-aegis-request-id"].startswith("req_")
+    refused = httpx.post(gateway.url + "/v1/chat/completions",
+                         json={"model": "nope", "messages": HI})
+    assert refused.status_code == 404 and "x-aegis-provider" not in refused.headers

@@ -26,7 +26,7 @@ from aegis.config import Settings
 from aegis.config import load as load_settings
 from aegis.engine import Call, ChatStream, Engine, RequestIds, Served
 from aegis.gateway.auth import Authenticator
-from aegis.gateway.errors import error_response, sse_error
+from aegis.gateway.errors import Headers, error_response, route_headers, sse_error
 from aegis.keys import MasterKey
 from aegis.ledger import Filters
 from aegis.ledger.reports import recent_rows, spend_report
@@ -42,7 +42,6 @@ log = logging.getLogger("aegis.gateway")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
 
 _JSON = (b"content-type", b"application/json")
 _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
@@ -101,13 +100,7 @@ class ClientGone(Exception):
 
 
 def served_headers(served: Served) -> Headers:
-    return [
-        (b"x-aegis-request-id", served.request_id.encode()),
-        (b"x-aegis-provider", served.provider.encode()),
-        (b"x-aegis-model", served.model.encode()),
-        (b"x-aegis-route", served.route.encode()),
-        (b"x-aegis-route-reason", served.reason.encode("latin-1", "replace")),
-    ]
+    return [(b"x-aegis-request-id", served.request_id.encode()), *route_headers(served)]
 
 
 class GatewayApp:

@@ -7,6 +7,19 @@ from typing import Any
 import orjson
 
 from aegis.errors import AegisError, PolicyRefusal, RateLimited
+from aegis.records import Served
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def route_headers(served: Served) -> Headers:
+    """Who served (or, on an error, was tried last) and why."""
+    return [
+        (b"x-aegis-provider", served.provider.encode()),
+        (b"x-aegis-model", served.model.encode()),
+        (b"x-aegis-route", served.route.encode()),
+        (b"x-aegis-route-reason", served.reason.encode("latin-1", "replace")),
+    ]
 
 
 def error_body(exc: AegisError) -> dict[str, Any]:
@@ -21,11 +34,13 @@ def error_body(exc: AegisError) -> dict[str, Any]:
     return {"error": error}
 
 
-def error_response(exc: AegisError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    headers = [(b"content-type", b"application/json")]
+def error_response(exc: AegisError) -> tuple[int, Headers, bytes]:
+    headers: Headers = [(b"content-type", b"application/json")]
     if isinstance(exc, RateLimited) and exc.retry_after is not None:
         headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
-    if exc.decision is not None:
+    if exc.served is not None:  # an upstream was tried: name the last one
+        headers += route_headers(exc.served)
+    elif exc.decision is not None:
         headers.append((b"x-aegis-route", str(exc.decision.get("route", "")).encode()))
         rule = getattr(exc, "rule", None) or exc.code
         headers.append((b"x-aegis-route-reason", f"refused by {rule}".encode()))
