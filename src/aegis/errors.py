@@ -20,7 +20,7 @@ gateway maps them to OpenAI-shaped error bodies in one place
         ├── UpstreamBadRequest       upstream says the request is invalid    400
         │   └── ContextTooLong       prompt + output exceed the window       400
         ├── ContentFiltered          upstream safety filter refused          400
-        ├── ModelUnavailable         upstream lacks the model (not pulled)   404
+        ├── ModelUnavailable         upstream lacks the model (a 404 for it) 404
         ├── UpstreamTimeout          connect / first byte / total / idle     504
         ├── UpstreamUnavailable      5xx, refused or reset connection        502
         └── InvalidUpstreamResponse  malformed JSON / truncated stream       502

@@ -130,6 +130,8 @@ class FakeAnthropic(FakeUpstream):
             return self.error_reply(400, "There was an issue with your request body: invalid JSON")
         except Invalid as exc:
             return self.error_reply(400, str(exc))
+        if body["model"] not in self.models and body["model"] not in ALIASES:  # as the live API
+            return self.error_reply(404, f"model: {body['model']}")
         message = self._answer(body)
         if body.get("stream"):
             return StreamReply(self._frames(message), "text/event-stream; charset=utf-8",

@@ -238,3 +238,13 @@ def test_cache_tokens_are_reported() -> None:
                                        messages=[{"role": "user", "content": "hi"}]).usage
     assert usage.cache_read_input_tokens == 100
     assert usage.cache_creation_input_tokens == 7
+
+
+def test_an_unknown_model_is_the_apis_404(client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.NotFoundError) as info:
+        client.messages.create(model="claude-retired-2023", max_tokens=10,
+                               messages=[{"role": "user", "content": "hi"}])
+    assert info.value.status_code == 404
+    body = info.value.body
+    assert isinstance(body, dict) and body["type"] == "error"
+    assert body["error"] == {"type": "not_found_error", "message": "model: claude-retired-2023"}

@@ -82,3 +82,37 @@ def test_a_pinned_missing_model_is_a_clear_404(gateway: Gateway, server: FakeOll
     assert f"'{MISSING}' is not available on this Ollama server" in error["message"]
     assert f"ollama pull {MISSING}" in error["message"]
     assert [b["model"] for b in server.bodies("/api/chat")] == [MISSING]  # nothing else tried
+
+
+# -- cloud APIs say the same with a 404 of their own --------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_a_cloud_404_for_the_model_falls_back_and_a_pinned_one_is_a_404(
+        kind: str, make_gateway: Callable[[dict[str, Any]], Gateway]) -> None:
+    """OpenAI's `model_not_found` and Anthropic's `not_found_error` ("model: x") mean this
+    upstream lacks the model (retired, not enabled for the account): try the next one."""
+    from tests.fakes.anthropic import FakeAnthropic
+    from tests.fakes.openai import FakeOpenAI
+
+    fake_class = FakeOpenAI if kind == "openai" else FakeAnthropic
+    real = "gpt-4o-mini" if kind == "openai" else "claude-haiku-4-5"
+    with fake_class() as fake:
+        key = fake.api_key
+        gateway = make_gateway({
+            "providers": {"up": {"kind": kind, "base_url": fake.base_url, "api_key": key}},
+            "models": [
+                {"name": "retired", "provider": "up", "model": "retired-2023", "context_window":
+                 8000, "max_output": 1000, "input_per_mtok": 1, "output_per_mtok": 1},
+                {"name": "current", "provider": "up", "model": real, "context_window": 8000,
+                 "max_output": 1000, "input_per_mtok": 1, "output_per_mtok": 1}],
+            "routes": {"chat": {"models": ["retired", "current"], "strategy": "ordered"}},
+        })
+        served = chat(gateway, model="chat")
+        assert served.status_code == 200, served.text
+        assert served.headers["x-aegis-model"] == "current"
+        pinned = chat(gateway, model="retired")
+        assert pinned.status_code == 404
+        error = pinned.json()["error"]
+        assert (error["code"], error["param"]) == ("model_not_available", "model")
+        assert "retired-2023" in error["message"]

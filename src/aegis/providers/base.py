@@ -312,6 +312,11 @@ def classify_http_error(
         )
     if status in (408,):
         return errors.UpstreamTimeout(message, provider=provider, upstream_status=status)
+    if status == 404 and ("model" in hint or "not_found_error" in hint):
+        # OpenAI's `model_not_found`, Anthropic's `not_found_error` ("model: x"), vLLM's
+        # "The model `x` does not exist": this upstream lacks the model, another may not
+        return errors.ModelUnavailable(message, provider=provider, upstream_status=status,
+                                       param="model")
     if status >= 500:
         return errors.UpstreamUnavailable(message, provider=provider, upstream_status=status)
     if any(h in hint for h in _CONTEXT_HINTS):

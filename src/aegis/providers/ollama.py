@@ -271,14 +271,12 @@ class OllamaAdapter(Adapter):
         next candidate may have the model) with a message that says what to do."""
         try:
             return await self._send(path, payload, headers or self._headers())
-        except errors.UpstreamBadRequest as exc:
-            if exc.upstream_status == 404 and "model" in exc.message.lower():
-                raise errors.ModelUnavailable(
-                    f"model {model!r} is not available on this Ollama server"
-                    f" (pull it with `ollama pull {model}`)",
-                    provider=self.provider.name, upstream_status=404, param="model",
-                ) from None
-            raise
+        except errors.ModelUnavailable:
+            raise errors.ModelUnavailable(
+                f"model {model!r} is not available on this Ollama server"
+                f" (pull it with `ollama pull {model}`)",
+                provider=self.provider.name, upstream_status=404, param="model",
+            ) from None
 
     def error_details(self, payload: bytes) -> tuple[str, str]:
         try:
