@@ -107,6 +107,18 @@ def test_presets_make_cloud_providers_data_only():
     assert settings.providers["together"].locality == "cloud"
 
 
+def test_presets_carry_the_options_their_service_needs_and_config_overrides_them():
+    settings = from_dict({"providers": {
+        "openai": {"api_key": "k"}, "mistral": {"api_key": "k"},
+        "together": {"api_key": "k"},
+        "legacy": {"preset": "openai", "api_key": "k", "max_tokens_field": "max_tokens"}}},
+        env={})
+    options = {name: dict(p.options) for name, p in settings.providers.items()}
+    assert options == {"openai": {"max_tokens_field": "max_completion_tokens"},
+                       "mistral": {"stream_usage": False}, "together": {},
+                       "legacy": {"max_tokens_field": "max_tokens"}}
+
+
 def test_locality_defaults_fail_closed():
     settings = from_dict({"providers": {
         "vllm": {"kind": "openai", "base_url": "http://10.0.0.5:8000/v1"}}}, env={})

@@ -19,6 +19,8 @@ import orjson
 
 from tests.fakes.base import FakeUpstream, JSONReply, Recorded, Reply, StreamReply
 
+# reasoning models (o-series, GPT-5 and later) refuse `max_tokens` on chat completions
+_NEW_TOKEN_FIELD = ("o1", "o3", "o4", "gpt-5", "gpt-6")
 _ERROR_TYPES = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
@@ -101,6 +103,12 @@ class FakeOpenAI(FakeUpstream):
         model = body["model"]
         if model not in self.models:
             return self.error_reply(404, f"The model `{model}` does not exist")
+        if "max_tokens" in body and model.startswith(_NEW_TOKEN_FIELD):  # as the live API
+            return JSONReply({"error": {
+                "message": "Unsupported parameter: 'max_tokens' is not supported with this "
+                           "model. Use 'max_completion_tokens' instead.",
+                "type": "invalid_request_error", "param": "max_tokens",
+                "code": "unsupported_parameter"}}, 400)
         messages = body["messages"]
         prompt_tokens = sum(_words(_text_of(m.get("content"))) + 3 for m in messages)
         if prompt_tokens > self.context_window:

@@ -83,8 +83,9 @@ def gateway(fake: EchoingOpenAI, make_gateway: Callable[..., Gateway]) -> Gatewa
     })
 
 
-# upstream status -> the status the gateway answers with
-STATUSES = {400: 400, 404: 400, 422: 400, 429: 429, 500: 502, 503: 502}
+# upstream status -> the status the gateway answers with (a 404 for the model: the model
+# is not available there, 404 model_not_available)
+STATUSES = {400: 400, 404: 404, 422: 400, 429: 429, 500: 502, 503: 502}
 
 
 @pytest.mark.parametrize("upstream_status", sorted(STATUSES))
@@ -114,7 +115,7 @@ def test_http_error_body_over_the_openai_sdk(gateway: Gateway, fake: EchoingOpen
 
 
 def test_model_not_found_stays_useful(gateway: Gateway, fake: EchoingOpenAI) -> None:
-    with pytest.raises(openai.BadRequestError) as info:
+    with pytest.raises(openai.NotFoundError) as info:
         gateway.openai().chat.completions.create(model="ghost", messages=HI)
     assert leaks(info.value.response.text, fake.key) == []
     assert "The model `gpt-ghost` does not exist" in info.value.message

@@ -52,7 +52,7 @@ def test_request_parameters_reach_the_upstream(gateway: Gateway, fake_openai: Fa
         response_format={"type": "json_object"},
     )
     sent = fake_openai.bodies("/v1/chat/completions")[-1]
-    assert sent["max_tokens"] == 7
+    assert sent["max_completion_tokens"] == 7  # the openai preset's field (other presets: max_tokens)
     assert sent["temperature"] == 0.2
     assert sent["stop"] == ["END"]
     assert sent["seed"] == 42 and sent["user"] == "u-1"  # unmodelled params pass through
@@ -303,3 +303,22 @@ def test_a_request_without_a_model_gets_defaults_model(fake_openai: FakeOpenAI, 
     response = httpx.post(gateway.url + "/v1/chat/completions", json={
         "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "named"}]})
     assert response.headers["x-aegis-model"] == "gpt-4o-mini"
+
+
+def test_the_openai_preset_serves_reasoning_models_that_refuse_max_tokens(make_gateway):
+    """o-series / GPT-5+ answer 400 `unsupported_parameter` to `max_tokens` (the fake does
+    too); the preset sends `max_completion_tokens`, which every chat model takes."""
+    with FakeOpenAI(models=("gpt-6-luna", "gpt-4o-mini")) as fake:
+        gateway = make_gateway({"providers": {"openai": {
+            "base_url": fake.base_url, "api_key": "sk-test-openai"}}})
+        client = gateway.openai()
+        for model in ("gpt-6-luna", "gpt-4o-mini"):
+            out = client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "one two three"}],
+                max_tokens=2)
+            assert out.choices[0].finish_reason == "length", model
+        list(client.chat.completions.create(
+            model="gpt-6-luna", messages=[{"role": "user", "content": "hi"}], stream=True))
+        sent = fake.bodies("/v1/chat/completions")
+        assert [b.get("max_completion_tokens") for b in sent] == [2, 2, 1024]
+        assert not any("max_tokens" in b for b in sent)

@@ -182,6 +182,8 @@ def _provider(
         if key not in adapter.option_names:
             allowed = ", ".join(sorted(adapter.option_names)) or "none"
             problems.append(f"{where}.{key}: unknown option for kind {kind} (options: {allowed})")
+    if preset is not None:
+        options = {**preset.options, **options}
     base_url = pcfg.base_url or (preset.base_url if preset else "")
     if adapter.needs_http and not base_url:
         problems.append(f"{where}.base_url: required for kind {kind}")
