@@ -59,6 +59,9 @@ class FakeOpenAI(FakeUpstream):
         self.models = models
         self.cached_tokens = cached_tokens
         self.context_window = context_window
+        # Together / Mistral style: usage rides on the finish chunk, asked for or not, and
+        # no separate usage chunk follows
+        self.usage_on_finish = False
         self.chunk_delay = 0.0
         self._stream_errors: list[dict[str, Any]] = []
         self.route("POST", "/v1/chat/completions", self._chat)
@@ -79,6 +82,7 @@ class FakeOpenAI(FakeUpstream):
     def reset(self) -> None:
         super().reset()
         self._stream_errors.clear()
+        self.usage_on_finish = False
 
     def error_reply(self, status: int, message: str) -> JSONReply:
         kind, code = _ERROR_TYPES.get(status, ("server_error", None))
@@ -196,7 +200,11 @@ class FakeOpenAI(FakeUpstream):
             for i, word in enumerate(words):
                 frames.append(chunk({"content": word if i == 0 else " " + word}))
         frames.append(chunk({}, finish))
-        if (body.get("stream_options") or {}).get("include_usage"):
+        if self.usage_on_finish:
+            data = orjson.loads(frames[-1][6:])
+            data["usage"] = usage
+            frames[-1] = b"data: " + orjson.dumps(data) + b"\n\n"
+        elif (body.get("stream_options") or {}).get("include_usage"):
             data = {"id": ident, "object": "chat.completion.chunk", "created": created,
                     "model": model, "system_fingerprint": "fp_fake", "choices": [],
                     "usage": usage}

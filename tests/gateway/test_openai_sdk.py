@@ -322,3 +322,15 @@ def test_the_openai_preset_serves_reasoning_models_that_refuse_max_tokens(make_g
         sent = fake.bodies("/v1/chat/completions")
         assert [b.get("max_completion_tokens") for b in sent] == [2, 2, 1024]
         assert not any("max_tokens" in b for b in sent)
+
+
+def test_usage_on_the_finish_chunk_is_reported_once(gateway: Gateway, fake_openai: FakeOpenAI):
+    """Together and Mistral put usage on the finish chunk and send no usage-only chunk:
+    the client that asked for usage gets it once, not that plus one Aegis made up."""
+    fake_openai.usage_on_finish = True
+    chunks = list(gateway.openai().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "one two"}],
+        stream=True, stream_options={"include_usage": True}))
+    with_usage = [c for c in chunks if c.usage is not None]
+    assert len(with_usage) == 1 and with_usage[0].usage.completion_tokens > 0
+    assert with_usage[0].choices and with_usage[0].choices[0].finish_reason == "stop"

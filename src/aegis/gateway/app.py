@@ -224,9 +224,12 @@ class GatewayApp:
                         "headers": [*_SSE, *served_headers(stream.served)]})
             try:
                 async for chunk in stream:
-                    if not chunk.data.get("choices"):  # usage-only chunk
+                    data = chunk.data
+                    if not data.get("choices"):  # usage-only chunk
                         if not chat.include_usage or usage_sent:
                             continue
+                        usage_sent = True
+                    elif data.get("usage"):  # usage riding on a content or finish chunk
                         usage_sent = True
                     await send({"type": "http.response.body",
                                 "body": b"data: " + chunk.encoded() + b"\n\n",
