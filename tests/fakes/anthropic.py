@@ -269,8 +269,10 @@ _STREAM_SHAPES: dict[str, Any] = {
     "text": lambda b: ({"type": "text", "text": ""}, "text", "text_delta", b["text"]),
     "thinking": lambda b: ({"type": "thinking", "thinking": "", "signature": ""}, "thinking",
                            "thinking_delta", b["thinking"]),
+    # a tool called without arguments streams no JSON at all: only the empty opening fragment
     "tool_use": lambda b: ({"type": "tool_use", "id": b["id"], "name": b["name"], "input": {}},
-                           "partial_json", "input_json_delta", orjson.dumps(b["input"]).decode()),
+                           "partial_json", "input_json_delta",
+                           orjson.dumps(b["input"]).decode() if b["input"] else ""),
 }
 
 

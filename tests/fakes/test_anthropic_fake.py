@@ -122,6 +122,18 @@ def test_streamed_tool_input_is_reassembled_by_the_sdk(client: anthropic.Anthrop
     assert final.content[-1].input == {"city": "Paris", "days": 3}  # type: ignore[union-attr]
 
 
+def test_an_argument_less_tool_streams_no_input_json(fake: FakeAnthropic) -> None:
+    fake.tool_input = {}
+    try:
+        with anthropic.Anthropic(api_key=API_KEY, base_url=fake.base_url) as sdk, \
+                sdk.messages.stream(model=MODEL, max_tokens=64, tools=[WEATHER],  # type: ignore[list-item]
+                                    messages=[{"role": "user", "content": "time?"}]) as stream:
+            final = stream.get_final_message()
+    finally:
+        fake.tool_input = {"city": "Paris", "days": 3}
+    assert final.content[-1].input == {}  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     ("status", "error_class", "error_type"),
     [

@@ -594,6 +594,21 @@ async def test_stream_tool_call_deltas(claude: AnthropicAdapter) -> None:
     assert len(fragments) > 2 and all(f["index"] == 0 for f in fragments)
 
 
+async def test_a_tool_called_without_arguments_has_json_arguments(
+        claude: AnthropicAdapter, fake: FakeAnthropic) -> None:
+    """The API streams no input JSON for an argument-less call (only an empty fragment);
+    OpenAI clients json.loads `arguments`, so both paths must give "{}"."""
+    fake.tool_input = {}
+    try:
+        request = chat(user("what time is it?"), tools=[WEATHER_TOOL])
+        built, _ = await streamed(claude, request)
+        whole = await claude.complete(request, MODEL)
+    finally:
+        fake.tool_input = {"city": "Paris", "days": 3}
+    assert [c["function"]["arguments"] for c in built.tool_calls] == ["{}"]
+    assert [c["function"]["arguments"] for c in whole.tool_calls] == ["{}"]
+
+
 async def test_tools_round_trip(claude: AnthropicAdapter, fake: FakeAnthropic) -> None:
     first = await claude.complete(chat(user("weather in Paris?"), tools=[WEATHER_TOOL]), MODEL)
     [call] = first.tool_calls

@@ -398,6 +398,7 @@ class _StreamState:
         self.created = int(time.time())
         self.usage: dict[str, Any] = {}
         self.tools: dict[int, int] = {}  # content block index -> tool_calls index
+        self.with_input: set[int] = set()  # tool blocks that streamed any input JSON
         self.started = False
         self.finished = False
         self.stopped = False
@@ -426,6 +427,13 @@ class _StreamState:
             yield from self._block_start(int(data["index"]), data["content_block"])
         elif kind == "content_block_delta":
             yield from self._block_delta(int(data["index"]), data["delta"])
+        elif kind == "content_block_stop":
+            index = int(data["index"])
+            if index in self.tools and index not in self.with_input:
+                # a tool called without arguments streams no input JSON at all (or ""):
+                # OpenAI clients parse `arguments`, and "" is not JSON
+                yield self.chunk({"tool_calls": [
+                    {"index": self.tools[index], "function": {"arguments": "{}"}}]})
         elif kind == "message_delta":
             # usage here is cumulative: overwrite, keeping message_start values it omits
             self.usage.update({k: v for k, v in (data.get("usage") or {}).items()
@@ -464,6 +472,7 @@ class _StreamState:
         elif kind == "thinking_delta" and delta["thinking"]:
             yield self.chunk({"reasoning_content": delta["thinking"]})
         elif kind == "input_json_delta" and delta["partial_json"] and index in self.tools:
+            self.with_input.add(index)
             yield self.chunk({"tool_calls": [
                 {"index": self.tools[index], "function": {"arguments": delta["partial_json"]}}
             ]})
