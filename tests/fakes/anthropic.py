@@ -291,6 +291,11 @@ def _validate(body: dict[str, Any], version: str, *, strict_alternation: bool) -
                 raise Invalid(f"{name}: Extra inputs are not permitted")
     elif (t := body.get("temperature")) is not None and not 0 <= t <= 1:
         raise Invalid("temperature: Input should be less than or equal to 1")
+    elif "temperature" in body and "top_p" in body:  # what the 4.5+ models answer
+        raise Invalid("`temperature` and `top_p` cannot both be specified for this model. "
+                      "Please use only one.")
+    if any(not str(stop).strip() for stop in body.get("stop_sequences") or ()):
+        raise Invalid("stop_sequences: each stop sequence must contain non-whitespace")
     system = body.get("system")
     if system is not None and not isinstance(system, str | list):
         raise Invalid("system: Input should be a valid string or list of text blocks")

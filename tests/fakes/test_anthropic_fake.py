@@ -260,3 +260,14 @@ def test_an_unknown_model_is_the_apis_404(client: anthropic.Anthropic) -> None:
     body = info.value.body
     assert isinstance(body, dict) and body["type"] == "error"
     assert body["error"] == {"type": "not_found_error", "message": "model: claude-retired-2023"}
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"temperature": 0.5, "top_p": 0.9}, "cannot both be specified"),
+    ({"stop_sequences": ["\n"]}, "each stop sequence must contain non-whitespace"),
+])
+def test_refuses_what_the_api_refuses(client: anthropic.Anthropic, params: dict[str, object],
+                                      message: str) -> None:
+    with pytest.raises(anthropic.BadRequestError, match=message):
+        client.messages.create(model=MODEL, max_tokens=10, extra_body=params,
+                               messages=[{"role": "user", "content": "hi"}])

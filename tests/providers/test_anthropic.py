@@ -150,9 +150,20 @@ async def test_parameters_map_and_openai_only_ones_are_dropped() -> None:
         "model": MODEL, "max_tokens": 50,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
         "temperature": 1.0,  # OpenAI's range is 0..2, Anthropic's 0..1
-        "top_p": 0.9, "stop_sequences": ["END", "STOP"], "top_k": 40,
+        "stop_sequences": ["END", "STOP"], "top_k": 40,  # top_p: not beside a temperature
         "metadata": {"user_id": "u-42"},
     }
+
+
+async def test_what_the_api_would_refuse_is_left_out() -> None:
+    """Newer models refuse temperature with top_p, and every model refuses a
+    whitespace-only stop sequence (the "\n" OpenAI clients like to send)."""
+    assert (await sent_body(chat(user("hi"), top_p=0.9)))["top_p"] == 0.9  # alone: sent
+    body = await sent_body(chat(user("hi"), temperature=0.3, top_p=0.9))
+    assert body["temperature"] == 0.3 and "top_p" not in body
+    body = await sent_body(chat(user("hi"), stop=("\n", " ", "END")))
+    assert body["stop_sequences"] == ["END"]
+    assert "stop_sequences" not in await sent_body(chat(user("hi"), stop=("\n\n",)))
 
 
 async def test_max_tokens_defaults_and_version_option() -> None:

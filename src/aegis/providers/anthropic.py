@@ -92,12 +92,15 @@ class AnthropicAdapter(Adapter):
         if self.version < _NO_SAMPLING_FROM:
             if request.temperature is not None:  # OpenAI allows 0..2, Anthropic 0..1
                 body["temperature"] = min(max(float(request.temperature), 0.0), 1.0)
-            # top_p=1 is a no-op some clients always send; newer models refuse requests that
-            # set both temperature and top_p, so only a real nucleus cut is forwarded.
-            if request.top_p is not None and request.top_p < 1:
+            # Newer models refuse temperature and top_p together ("cannot both be
+            # specified"): temperature wins; top_p=1, a no-op some clients always send, and
+            # a top_p beside a temperature are dropped.
+            if request.top_p is not None and request.top_p < 1 and "temperature" not in body:
                 body["top_p"] = request.top_p
-        if request.stop:
-            body["stop_sequences"] = list(request.stop)
+        # the API refuses whitespace-only stop sequences (OpenAI clients often send "\n"):
+        # they cannot be honoured there, so they are left out rather than fail the call
+        if request.stop and (stops := [s for s in request.stop if s.strip()]):
+            body["stop_sequences"] = stops
         if request.tools:
             body["tools"] = [_map_tool(t, i) for i, t in enumerate(request.tools)]
             choice = _map_tool_choice(request.tool_choice)
