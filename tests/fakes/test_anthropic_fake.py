@@ -270,4 +270,5 @@ def test_refuses_what_the_api_refuses(client: anthropic.Anthropic, params: dict[
                                       message: str) -> None:
     with pytest.raises(anthropic.BadRequestError, match=message):
         client.messages.create(model=MODEL, max_tokens=10, extra_body=params,
+                               extra_headers={"anthropic-version": "2023-06-01"},  # sampling on
                                messages=[{"role": "user", "content": "hi"}])
