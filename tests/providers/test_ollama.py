@@ -222,6 +222,16 @@ async def test_response_becomes_chat_completion_with_usage() -> None:
     assert body["usage"] == {"prompt_tokens": 26, "completion_tokens": 298, "total_tokens": 324}
 
 
+async def test_a_prompt_prefix_from_the_kv_cache_counts_as_cached_tokens() -> None:
+    reply = {**DONE, "message": {"role": "assistant", "content": "hi"},
+             "prompt_eval_count": 2029, "prompt_eval_cached_count": 2000}
+    completion = await adapter_for(Upstream(reply)).complete(
+        req({"role": "user", "content": "hi"}), "llama3.2")
+    assert completion.usage is not None
+    assert (completion.usage.prompt_tokens, completion.usage.cached_tokens) == (2029, 2000)
+    assert completion.body["usage"]["prompt_tokens_details"] == {"cached_tokens": 2000}
+
+
 async def test_tool_call_response_gets_ids_and_json_text_arguments() -> None:
     reply = {**DONE, "message": {"role": "assistant", "content": "", "tool_calls": [
         {"function": {"name": "get_weather", "arguments": {"location": "Paris, FR"}}},

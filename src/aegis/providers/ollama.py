@@ -406,9 +406,12 @@ def _finish_reason(data: Mapping[str, Any], has_tool_calls: bool) -> str:
 
 
 def _usage(data: Mapping[str, Any]) -> Usage:
+    """``prompt_eval_cached_count`` (newer servers: the prompt prefix reused from the KV
+    cache) is part of ``prompt_eval_count``, as cached tokens are of OpenAI's prompt tokens."""
     return Usage(
         prompt_tokens=int(data.get("prompt_eval_count") or 0),
         completion_tokens=int(data.get("eval_count") or 0),
+        cached_tokens=int(data.get("prompt_eval_cached_count") or 0),
     )
 
 
