@@ -11,6 +11,7 @@ import httpx
 import orjson
 import pytest
 
+from aegis import errors
 from aegis.http import HttpxClient
 from aegis.providers.base import Provider, Secret
 from aegis.providers.openai import OpenAIAdapter
@@ -130,3 +131,22 @@ def test_request_bodies_are_built_as_before(options: dict[str, Any]) -> None:
             got = adapter.build_body(request, "up", stream=stream)
             expected = reference_body(adapter, request, "up", stream=stream)
             assert list(got.items()) == list(expected.items())  # same keys, same order
+
+
+async def test_an_error_whose_message_is_an_object_reads_as_json() -> None:
+    """Mistral's 422 puts FastAPI's `detail` list where the message goes."""
+    detail = {"detail": [{"type": "extra_forbidden", "msg": "Extra inputs are not permitted",
+                          "loc": ["body", "stream_options", "include_usage"]}]}
+    body = {"object": "error", "message": detail, "type": "invalid_request_message_error",
+            "code": None}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json=body)
+
+    provider = Provider(name="mistral", kind="openai", base_url="https://api.mistral.test/v1",
+                        api_key=Secret("k-0123456789"))
+    adapter = OpenAIAdapter(provider, HttpxClient(transport=httpx.MockTransport(handler)))
+    with pytest.raises(errors.UpstreamBadRequest) as info:
+        await adapter.complete(ChatRequest(model="m", messages=[
+            {"role": "user", "content": "hi"}]), "mistral-small-latest")
+    assert info.value.message == "mistral: " + orjson.dumps(detail).decode()

@@ -153,7 +153,9 @@ class OpenAIAdapter(Adapter):
             return "", ""
         message = err.get("message") or err.get("detail") or data.get("message") or ""
         code = err.get("code") or err.get("type") or data.get("code") or ""
-        return str(message), str(code)
+        if not isinstance(message, str):  # Mistral's 422: {"detail": [...]} as the message
+            message = orjson.dumps(message).decode()
+        return message, str(code)
 
     def _stream_error(self, err: Any) -> errors.ProviderError:
         message, code = self.error_details(orjson.dumps({"error": err}))
