@@ -103,6 +103,13 @@ def test_key_budget_rejects_once_spent(gateway: Gateway):
         client(gateway, secret).chat.completions.create(model="gpt-4o-mini", messages=HI)
     assert info.value.body["code"] == "budget_exceeded"
     assert "key:frank" in info.value.body["message"]
+    # an SDK left to its default retries gives up at once: the limit will not move
+    seen: list[int] = []
+    with httpx.Client(event_hooks={"response": [lambda r: seen.append(r.status_code)]}) as http:
+        sdk = openai.OpenAI(base_url=gateway.url + "/v1", api_key=secret, http_client=http)
+        with pytest.raises(openai.RateLimitError):
+            sdk.chat.completions.create(model="gpt-4o-mini", messages=HI)
+    assert seen == [429]
 
 
 def test_admin_needs_the_master_key(gateway: Gateway):

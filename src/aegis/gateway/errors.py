@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from aegis.errors import AegisError, PolicyRefusal, RateLimited
+from aegis.errors import AegisError, BudgetExceeded, PolicyRefusal, RateLimited
 from aegis.records import Served
 
 Headers = list[tuple[bytes, bytes]]
@@ -38,6 +38,8 @@ def error_response(exc: AegisError) -> tuple[int, Headers, bytes]:
     headers: Headers = [(b"content-type", b"application/json")]
     if isinstance(exc, RateLimited) and exc.retry_after is not None:
         headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
+    elif isinstance(exc, BudgetExceeded):  # the OpenAI and Anthropic SDKs retry a 429 unless
+        headers.append((b"x-should-retry", b"false"))  # told not to; the limit will not move
     if exc.served is not None:  # an upstream was tried: name the last one
         headers += route_headers(exc.served)
     elif exc.decision is not None:
