@@ -317,6 +317,21 @@ def test_circuits_are_per_model() -> None:
     assert b.provider_state("anthropic") == "closed"
 
 
+def test_a_half_open_circuit_leaves_its_provider_able_to_serve() -> None:
+    """Half-open admits a request as the probe: readiness must not keep it away."""
+    clock = Clock()
+    b = make(clock)
+    fail(b, 3)
+    assert b.provider_state("openai") == "open"
+    clock.advance(3600)  # past any cooldown
+    assert b.state(KEY) is State.HALF_OPEN
+    assert b.provider_state("openai") == "degraded"
+    permit = b.allow(KEY)
+    assert permit
+    permit.success()
+    assert b.provider_state("openai") == "closed"
+
+
 def test_health_probes_drive_the_provider_wide_circuit() -> None:
     clock, events = Clock(), list[Transition]()
     b = CircuitBreaker(BreakerConfig(cooldown_s=30), clock=clock, wallclock=lambda: 0.0,

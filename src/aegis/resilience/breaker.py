@@ -21,8 +21,9 @@ by active health probes (``on_probe``): it opens after
 ``probe_failure_threshold`` failed probes, blocks every model of the provider, and
 only a probe closes it again. A provider's summary state (``provider_state``) is
 ``open`` when that circuit is open or every circuit of the provider that saw
-traffic is open, ``degraded`` when some are, else ``closed`` -- one overloaded
-model must not make a whole provider look down.
+traffic is open, ``degraded`` when some are open or half-open (a half-open
+circuit admits a request as its probe), else ``closed`` -- one overloaded model
+must not make a whole provider look down.
 
 One lock, no I/O under it; listeners are called after it is released.
 """
@@ -506,12 +507,13 @@ class CircuitBreaker:
         pc = self._refresh((provider, PROVIDER_WIDE), now, events)
         if pc is not None and pc.state is not State.CLOSED:
             return "open"
-        states = [self._refresh(k, now, events) for k in self._circuits
-                  if k[0] == provider and k[1] != PROVIDER_WIDE]
-        down = sum(1 for c in states if c is not None and c.state is not State.CLOSED)
-        if not down:
+        states = [c.state for k in self._circuits if k[0] == provider and k[1] != PROVIDER_WIDE
+                  if (c := self._refresh(k, now, events)) is not None]
+        if all(state is State.CLOSED for state in states):
             return "closed"
-        return "open" if down == len(states) else "degraded"
+        # half-open lets a request through as its probe: the provider can serve, so it is
+        # degraded, not open (else a readiness check would keep traffic away for good)
+        return "open" if all(state is State.OPEN for state in states) else "degraded"
 
     def _describe(self, key: Key, c: _Circuit, now: float) -> dict[str, Any]:
         total, fails = c.window.counts(now)
