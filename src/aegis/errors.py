@@ -127,6 +127,8 @@ class ProviderError(AegisError):
     type = "upstream_error"
     code = "upstream_error"
     kind: str = "upstream_error"  # short label for ledger rows and metrics
+    # seconds the upstream asked us to wait (Retry-After on a 429, or a 503's)
+    retry_after: float | None = None
 
     def __init__(
         self,

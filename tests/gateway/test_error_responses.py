@@ -167,3 +167,20 @@ def test_an_upstream_failure_names_the_candidate_tried_last(
     refused = httpx.post(gateway.url + "/v1/chat/completions",
                          json={"model": "nope", "messages": HI})
     assert refused.status_code == 404 and "x-aegis-provider" not in refused.headers
+
+
+def test_a_503_that_says_when_to_come_back_is_retried_then(
+        gateway: Gateway, fake_openai: FakeOpenAI) -> None:
+    """Retry-After is honoured on a 503 as on a 429 (the config's backoff here is 10-20 ms,
+    so only the header can make the retry wait a second)."""
+    import time
+
+    from tests.fakes.base import Fault
+
+    fake_openai.fail(Fault(status=503, retry_after="1"))
+    started = time.monotonic()
+    resp = httpx.post(gateway.url + "/v1/chat/completions",
+                      json={"model": "gpt-4o-mini", "messages": HI}, timeout=30)
+    assert resp.status_code == 200
+    assert time.monotonic() - started >= 0.95
+    assert len(fake_openai.bodies("/v1/chat/completions")) == 2

@@ -318,7 +318,9 @@ def classify_http_error(
         return errors.ModelUnavailable(message, provider=provider, upstream_status=status,
                                        param="model")
     if status >= 500:
-        return errors.UpstreamUnavailable(message, provider=provider, upstream_status=status)
+        down = errors.UpstreamUnavailable(message, provider=provider, upstream_status=status)
+        down.retry_after = parse_retry_after(headers)  # a 503 may say when to come back
+        return down
     if any(h in hint for h in _CONTEXT_HINTS):
         return errors.ContextTooLong(message, provider=provider, upstream_status=status)
     if any(h in hint for h in _FILTER_HINTS):
