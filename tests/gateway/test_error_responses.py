@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -184,3 +185,26 @@ def test_a_503_that_says_when_to_come_back_is_retried_then(
     assert resp.status_code == 200
     assert time.monotonic() - started >= 0.95
     assert len(fake_openai.bodies("/v1/chat/completions")) == 2
+
+
+def test_a_client_that_leaves_before_the_first_chunk_stops_the_retries(
+        fake_openai: FakeOpenAI, make_gateway: Any) -> None:
+    """Each try times out (0.4 s) and would be retried twice; the client gives up after
+    0.3 s, so the gateway must stop at the one upstream call already made."""
+    import time
+
+    from tests.conftest import openai_config
+    from tests.fakes.base import Fault
+
+    config = openai_config(fake_openai)
+    config["providers"]["openai"]["timeout_s"] = 0.4
+    gateway = make_gateway(config)
+    fake_openai.fail(Fault(hang_before_headers=1.0, times=3))
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(gateway.url + "/v1/chat/completions", timeout=0.3, json={
+            "model": "gpt-4o-mini", "messages": HI, "stream": True})
+    time.sleep(1.5)  # long enough for two more tries, had they been made
+    assert len(fake_openai.bodies("/v1/chat/completions")) == 1
+    gateway.engine.ledger.flush()
+    [row] = gateway.engine.store.recent(10)
+    assert (row.status, row.error_kind) == ("cancelled", "cancelled")

@@ -203,22 +203,23 @@ class GatewayApp:
         call = Call(request.id, task_from_http(data.get("aegis"), request.headers),
                     request.caller)
         if chat.stream:
-            stream = await self.engine.stream(chat, call)
-            await self._stream(request, send, chat, stream)
+            await self._stream(request, send, chat, call)
             return
         outcome = await self.engine.complete(chat, call)
         await _send(send, 200, [_JSON, *served_headers(outcome.served)],
                     outcome.completion.encoded())
 
-    async def _stream(
-        self, request: Request, send: Send, chat: ChatRequest, stream: ChatStream
-    ) -> None:
-        """Forward chunks as they arrive; a client disconnect cancels the upstream call."""
+    async def _stream(self, request: Request, send: Send, chat: ChatRequest, call: Call) -> None:
+        """Open the stream and forward chunks as they arrive. A client that disconnects
+        cancels the upstream call -- also while the stream is still being opened (routing,
+        retries, fallbacks before the first chunk), so nobody pays for a reader who left."""
         task = asyncio.current_task()
         assert task is not None
         watcher = asyncio.create_task(_cancel_on_disconnect(request.receive, task))
         usage_sent = False
+        stream: ChatStream | None = None
         try:
+            stream = await self.engine.stream(chat, call)
             request.streaming = True
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*_SSE, *served_headers(stream.served)]})
@@ -253,7 +254,8 @@ class GatewayApp:
             task.uncancel()
         finally:
             watcher.cancel()
-            await stream.aclose()
+            if stream is not None:
+                await stream.aclose()
 
     async def route(self, request: Request, send: Send) -> None:
         """The decision for a chat-completions body, without calling any model."""
