@@ -31,6 +31,7 @@ from aegis.budget import (
 from aegis.config import Settings
 from aegis.keys import KeyStore
 from aegis.ledger import LedgerStore, open_store
+from aegis.ledger.store import NANO_PER_USD
 from aegis.ledger.writer import LedgerWriter
 from aegis.pricing import cost_usd, worst_case_nusd
 from aegis.providers.base import Adapter
@@ -351,7 +352,14 @@ class Engine:
                             "request deadline exceeded", provider=cand.provider.name
                         ) from None
                 except errors.ProviderError as exc:
-                    tracker.record("error", error_kind=exc.kind)
+                    if isinstance(exc, errors.UpstreamTimeout) and exc.outcome_unknown:
+                        # the upstream may still finish and bill it: charge what was
+                        # reserved (the worst case), so a slow upstream retried cannot
+                        # spend past a budget; the tokens are unknown
+                        tracker.record("error", cost=bound(cand) / NANO_PER_USD,
+                                       error_kind=exc.kind, estimated=True)
+                    else:
+                        tracker.record("error", error_kind=exc.kind)
                     permit.failure(exc.kind)
                     last, tried = exc, served
                     exc.served = served

@@ -203,6 +203,12 @@ class UpstreamTimeout(ProviderError):
     code = "upstream_timeout"
     kind = "timeout"
     retryable = True
+    phase: str | None = None  # "connect": the request never left; else it may be running
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """The upstream has the request and gave no answer: it may finish (and bill) it."""
+        return self.phase != "connect" and self.upstream_status is None
 
 
 class UpstreamUnavailable(ProviderError):

@@ -153,3 +153,28 @@ def test_spend_survives_a_restart(upstreams, make_gateway, tmp_path: Path):
     assert len(rows) == 3 and all("spend a little" not in str(r) for r in rows)
     by_model = httpx.get(second.url + "/admin/spend", params={"by": "model"}).json()["data"]
     assert by_model[0]["group"] == "cloud-chat"
+
+
+def test_a_timed_out_attempt_is_charged_what_it_reserved(fake_openai, make_gateway):
+    """The upstream has the request and may finish (and bill) it after we gave up: the
+    attempt is charged its worst case, so retrying a slow upstream cannot outspend a budget."""
+    from aegis.budget.manager import reservation_nusd
+    from tests.conftest import openai_config
+    from tests.fakes.base import Fault
+
+    config = openai_config(fake_openai, budgets=[
+        {"name": "cap", "scope": "provider:openai", "limit_usd": 10, "period": "monthly"}])
+    config["providers"]["openai"]["timeout_s"] = 0.3
+    gateway = make_gateway(config)
+    fake_openai.fail(Fault(hang_before_headers=1.0))
+    messages = [{"role": "user", "content": "hi there"}]
+    gateway.openai().chat.completions.create(model="gpt-4o-mini", max_tokens=50,
+                                             messages=messages)
+    gateway.engine.ledger.flush()
+    timed_out, served = sorted(gateway.engine.store.recent(100), key=lambda r: r.started_at)
+    assert (timed_out.status, timed_out.error_kind, served.status) == ("error", "timeout", "ok")
+    prices = gateway.settings.catalog.get("gpt-4o-mini").prices
+    assert timed_out.cost_nusd == reservation_nusd(messages, None, 50, prices)  # the worst case
+    assert timed_out.usage_estimated and timed_out.cost_nusd > served.cost_nusd > 0
+    (status,) = gateway.engine.budgets.status()
+    assert abs(float(status.spent_usd) - (timed_out.cost_usd + served.cost_usd)) < 1e-9

@@ -225,7 +225,9 @@ class Adapter(ABC):
     def transport_error(self, exc: TransportError) -> errors.ProviderError:
         name = self.provider.name
         if isinstance(exc, TransportTimeout):
-            return errors.UpstreamTimeout(f"{exc.phase} timeout", provider=name)
+            timeout = errors.UpstreamTimeout(f"{exc.phase} timeout", provider=name)
+            timeout.phase = exc.phase
+            return timeout
         if isinstance(exc, ConnectError):
             return errors.UpstreamUnavailable(f"connection failed ({exc})", provider=name)
         if isinstance(exc, ProtocolError):
