@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,10 @@ m.breaker_state("openai", "gpt-4o-mini", state)
 m.budget_state("monthly", spend, 100.0)
 if close:
     m.close()
+else:
+    m.sync()  # what the sync thread does every 0.5 s: the files hold this worker's counts
+print("ready", flush=True)
+sys.stdin.read()  # alive until the test closes stdin (or kills it)
 """
 
 SCRAPE = """
@@ -49,17 +54,41 @@ def _run(code: str, directory: Path, *args: str) -> str:
     return done.stdout
 
 
-def test_one_scrape_merges_every_worker(tmp_path: Path) -> None:
-    _run(WORKER, tmp_path, "open", "10", "keep")
-    _run(WORKER, tmp_path, "closed", "20", "keep")
-    _run(WORKER, tmp_path, "closed", "30", "close")  # exited cleanly: its live gauges go
+def _worker(directory: Path, *args: str) -> subprocess.Popen[str]:
+    """A worker process that has recorded its values and stays alive until stdin closes."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, *args], env=env, cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    return proc
+
+
+def _end(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    proc.wait(30)
+
+
+def _scrape(directory: Path) -> Callable[..., float]:
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in text_string_to_metric_families(_run(SCRAPE, tmp_path))
+               for f in text_string_to_metric_families(_run(SCRAPE, directory))
                for s in f.samples}
 
     def value(name: str, **labels: str) -> float:
         want = set(labels.items())
         return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+
+    return value
+
+
+def test_one_scrape_merges_every_worker(tmp_path: Path) -> None:
+    alive = [_worker(tmp_path, "open", "10", "keep"), _worker(tmp_path, "closed", "20", "keep")]
+    _end(_worker(tmp_path, "closed", "30", "close"))  # exited cleanly: its live gauges go
+    try:
+        value = _scrape(tmp_path)
+    finally:
+        for proc in alive:
+            _end(proc)
 
     assert value("aegis_requests_total", provider="openai", status="ok") == 9  # counters sum
     assert value("aegis_cost_usd_total") == pytest.approx(4.5)
@@ -72,8 +101,28 @@ def test_one_scrape_merges_every_worker(tmp_path: Path) -> None:
     assert value("aegis_budget_utilisation", budget="monthly") == pytest.approx(0.3)
 
 
+def test_a_killed_workers_live_gauges_go_when_the_next_one_starts(tmp_path: Path) -> None:
+    """A worker killed outright never closes; its replacement drops its in-flight count
+    and circuit state instead of summing and maxing them in for good."""
+    survivor = _worker(tmp_path, "closed", "5", "keep")
+    killed = _worker(tmp_path, "open", "10", "keep")
+    killed.kill()
+    killed.wait(30)
+    try:
+        assert list(tmp_path.glob(f"gauge_live*_{killed.pid}.db"))  # left behind
+        replacement = _worker(tmp_path, "closed", "15", "keep")  # what the supervisor starts
+        assert not list(tmp_path.glob(f"gauge_live*_{killed.pid}.db"))
+        value = _scrape(tmp_path)
+        assert value("aegis_circuit_state", provider="openai", model="gpt-4o-mini") == 0
+        assert value("aegis_inflight_requests") == 2  # the survivor's and the replacement's
+        assert value("aegis_requests_total", provider="openai", status="ok") == 9  # counters stay
+        _end(replacement)
+    finally:
+        _end(survivor)
+
+
 def test_clear_removes_stale_files(tmp_path: Path) -> None:
-    _run(WORKER, tmp_path, "closed", "1", "keep")
+    _end(_worker(tmp_path, "closed", "1", "keep"))
     assert list(tmp_path.glob("*.db"))
     clear_multiprocess_dir(tmp_path)
     assert not list(tmp_path.glob("*.db"))

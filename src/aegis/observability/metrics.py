@@ -464,6 +464,7 @@ class Metrics(Recorder):
                     "it was: set it in the server's environment, not at run time")
             # Live values go to files; the registry only holds the collector that merges them.
             Path(self.multiprocess_dir).mkdir(parents=True, exist_ok=True)
+            forget_dead_workers(self.multiprocess_dir)
             MultiProcessCollector(  # type: ignore[no-untyped-call]
                 self.registry, path=self.multiprocess_dir)
             metrics_registry = None
@@ -758,6 +759,30 @@ def _multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+def forget_dead_workers(path: str | os.PathLike[str]) -> list[int]:
+    """Drop the live gauges (in-flight requests, circuit states) of workers that died
+    without ``close()`` (killed, OOM): the supervisor starts a replacement, which calls
+    this, so a dead worker's last values do not stay in the sums and maxima for good."""
+    dead: set[int] = set()
+    for file in Path(path).glob("gauge_live*_*.db"):
+        digits = file.stem.rpartition("_")[2]
+        if digits.isascii() and digits.isdigit() and not _alive(int(digits)):
+            dead.add(int(digits))
+    for pid in dead:
+        mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
+    return sorted(dead)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def clear_multiprocess_dir(path: str | os.PathLike[str] | None = None) -> None:
     """Remove stale sample files; call once before starting the workers (not in a worker)."""
     target = path or _multiprocess_dir()
@@ -771,5 +796,6 @@ def clear_multiprocess_dir(path: str | os.PathLike[str] | None = None) -> None:
 
 __all__ = [
     "ANONYMOUS_KEY", "CIRCUIT_STATES", "ENDPOINTS", "OTHER", "SPECS", "Bounded", "MetricSpec",
-    "Metrics", "clear_multiprocess_dir", "endpoint_label", "route_labels", "series_names",
+    "Metrics", "clear_multiprocess_dir", "endpoint_label", "forget_dead_workers", "route_labels",
+    "series_names",
 ]
