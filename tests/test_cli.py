@@ -155,6 +155,40 @@ def test_spend_total_counts_a_fallback_request_once(tmp_path: Path):
     assert [d["requests"] for d in json.loads(day.stdout)] == [2]
 
 
+def test_spill_files_and_exports_import_into_the_ledger(tmp_path: Path):
+    """Rows the writer could not store (read-only or full disk) wait in a JSON-lines spill
+    file; `aegis spend import` puts them in the ledger once it can take them."""
+    from aegis.ledger import LedgerRow
+    from aegis.ledger.writer import LedgerWriter
+
+    config = ledger_config(tmp_path, attempt(request_id="kept", cost_usd=0.5))
+    spilled = [LedgerRow.from_attempt(attempt(request_id=f"s{i}", cost_usd=0.25))
+               for i in range(3)]
+    writer = LedgerWriter(SqliteLedgerStore(":memory:"), spill_dir=tmp_path / "spill")
+    writer._spill(spilled, OSError("disk full"))  # what a failing store leaves behind
+    writer.close()
+    (spill,) = (tmp_path / "spill").glob("aegis-ledger-spill-*.jsonl")
+    out = aegis("spend", "import", str(spill), "-c", str(config))
+    assert out.returncode == 0, out.stderr
+    assert "imported 3 rows" in out.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    exported = ledger_config(other, attempt(request_id="x1", cost_usd=1.0))
+    assert aegis("spend", "export", "--format", "csv", "-o", str(other / "rows.csv"),
+                 "-c", str(exported)).returncode == 0
+    assert aegis("spend", "import", str(other / "rows.csv"), "-c", str(config)).returncode == 0
+    store = SqliteLedgerStore(tmp_path / "aegis.db")
+    rows = {r.request_id: r for r in store.recent(100)}
+    store.close()
+    assert set(rows) == {"kept", "s0", "s1", "s2", "x1"}
+    assert rows["s0"] == spilled[0]
+    total = json.loads(aegis("spend", "--by", "day", "--format", "json", "-c",
+                             str(config)).stdout)
+    assert [d["cost_usd"] for d in total] == [2.25]
+    bad = aegis("spend", "import", str(config), "-c", str(config))  # YAML, not rows
+    assert bad.returncode == 2 and "not a ledger file" in bad.stderr
+
+
 def test_a_duplicate_key_name_names_the_key_it_clashes_with(tmp_path: Path):
     config = ledger_config(tmp_path)
     first = aegis("keys", "create", "--name", "alice", "-c", str(config))

@@ -110,8 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     stats.set_defaults(func=_stats)
 
     spend = command("spend", "Spend from the ledger, grouped and filtered; or export the rows.")
-    spend.add_argument("action", nargs="?", choices=["export"],
-                       help="'export' writes every ledger row in the window to --output")
+    spend.add_argument("action", nargs="?", choices=["export", "import"],
+                       help="'export' writes every ledger row in the window to --output; "
+                            "'import' adds the rows of FILE (a spill file the writer left "
+                            "when the store failed, or an export) to the ledger")
+    spend.add_argument("files", nargs="*", metavar="FILE", help="for 'import'")
     spend.add_argument("--by", default="provider",
                        choices=["provider", "model", "key", "team", "workspace", "day"])
     spend.add_argument("--period", default=None, help="e.g. 2026-11 or 2026-11-22")
@@ -391,6 +394,8 @@ def _spend(args: argparse.Namespace) -> int:
             count = store.export(fmt, args.output, *window(args.period, args.since, args.until))
             print(f"exported {count} rows to {args.output}", file=sys.stderr)
             return 0
+        if args.action == "import":
+            return _import_rows(store, args.files)
         filters = Filters(provider=args.provider, model=args.model, key=args.key,
                           team=args.team, workspace=args.workspace)
         window_args: dict[str, Any] = dict(period=args.period, since=args.since,
@@ -405,6 +410,27 @@ def _spend(args: argparse.Namespace) -> int:
         return 2
     finally:
         store.close()
+
+
+def _import_rows(store: LedgerStore, files: list[str]) -> int:
+    """Rows from spill files or exports, each file in one transaction. Importing an
+    export into the store it came from would count its rows twice: spill files hold
+    only rows the store never took."""
+    from aegis.ledger import read_rows
+
+    if not files:
+        print("aegis: spend import needs FILE (a .jsonl spill file, or a .csv/.json export)",
+              file=sys.stderr)
+        return 2
+    for path in files:
+        try:
+            rows = read_rows("csv" if path.endswith(".csv") else "json", path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"aegis: {path}: not a ledger file ({exc})", file=sys.stderr)
+            return 2
+        count = store.insert(rows)
+        print(f"imported {count} rows from {path}", file=sys.stderr)
+    return 0
 
 
 def _budgets(args: argparse.Namespace) -> int:

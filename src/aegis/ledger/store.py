@@ -433,13 +433,17 @@ def write_rows(fmt: ExportFormat, rows: Iterable[LedgerRow], out: IO[str]) -> in
 
 
 def read_rows(fmt: ExportFormat, source: str | Path | IO[str]) -> list[LedgerRow]:
-    """Parse an export back into rows (round trip; also a path for future imports)."""
+    """Parse an export back into rows; ``json`` reads an export's array or the writer's
+    spill file (one row object per line), so ``aegis spend import`` takes either."""
     if isinstance(source, str | Path):
         with open(source, encoding="utf-8", newline="") as handle:
             return read_rows(fmt, handle)
     if fmt == "csv":
         return [LedgerRow.from_dict(d) for d in csv.DictReader(source)]
-    return [LedgerRow.from_dict(d) for d in json.load(source)]
+    text = source.read()
+    if text.lstrip().startswith("["):
+        return [LedgerRow.from_dict(d) for d in json.loads(text)]
+    return [LedgerRow.from_dict(json.loads(line)) for line in text.splitlines() if line.strip()]
 
 
 # -- opening by URL ----------------------------------------------------------------
