@@ -175,10 +175,14 @@ elif sys.argv[1] == "own":
         sys.stdout.write(str(exc))
 else:
     m = metrics(None)
-    # per-request families counted in own values, written to the files at exit (atexit)
+    # per-request families counted in own values, written to the files every sync (and
+    # at exit)
     assert type(m.requests).__name__ == "_Family" and m.sync_interval_s > 0
     assert type(m.circuit_state).__name__ == "Gauge"  # event families: written at once
     exercise(m)
+    m.sync()
+    print("ready", flush=True)
+    sys.stdin.read()  # a live worker while the test scrapes (a dead one's gauges go)
 """
 
 
@@ -198,8 +202,15 @@ def test_multiprocess_mode_merges_what_one_process_exposes(tmp_path: Path) -> No
         return done.stdout
 
     assert "multi-process mode needs" in run("own")
-    run("worker")
-    merged = _samples(run("scrape"))
+    worker = subprocess.Popen([sys.executable, "-c", MULTIPROCESS, "worker"], env=env,
+                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout is not None and worker.stdout.readline() == "ready\n"
+        merged = _samples(run("scrape"))
+    finally:
+        assert worker.stdin is not None
+        worker.stdin.close()
+        assert worker.wait(60) == 0
     single = metrics(None)
     exercise(single)
     expected = _samples(single.exposition()[0].decode())
