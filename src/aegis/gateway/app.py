@@ -131,9 +131,10 @@ class GatewayApp:
         for (method, path), handler in list(self.routes.items()):
             if method == "GET":  # HEAD: the same headers, no body (RFC 9110 9.3.2)
                 self.routes[("HEAD", path)] = handler
-        self.allowed: dict[str, str] = {}  # path -> its Allow header value
+        methods: dict[str, list[str]] = {}
         for method, path in self.routes:
-            self.allowed[path] = ", ".join(filter(None, (self.allowed.get(path), method)))
+            methods.setdefault(path, []).append(method)
+        self.allowed = {path: ", ".join(names) for path, names in methods.items()}  # Allow
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._entry(scope, receive, send)
