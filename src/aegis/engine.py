@@ -161,6 +161,7 @@ class Engine:
             self.budgets.alerter.add_hook(observability.budget_alert)
             self.resilience.breaker.subscribe(observability.breaker_transition)
             observability.budget_source = self.budgets.astatus
+            observability.ledger_source = self.ledger.health
 
     async def start(self) -> None:
         """Start-up checks (e.g. the local model file); raises ``ConfigError``.

@@ -1,5 +1,6 @@
-"""An observed gateway: the engine reports to ``Observability`` and routing hooks are wired
-the way ``Engine.route`` is meant to call them."""
+"""An observed gateway, wired as ``create_app`` wires it: the engine reports to
+``Observability`` (recorders, routing hooks, budget and ledger sources) and the app wraps
+itself in it."""
 
 from __future__ import annotations
 
@@ -12,13 +13,10 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from aegis import errors
 from aegis.config import Settings, from_dict
-from aegis.engine import Call, Engine
+from aegis.engine import Engine
 from aegis.gateway import GatewayApp
 from aegis.observability import Observability, configure_logging, configure_tracing
-from aegis.routing import Decision
-from aegis.types import ChatRequest
 from tests.conftest import openai_config
 from tests.fakes.openai import FakeOpenAI
 from tests.servers import ServerThread
@@ -32,24 +30,6 @@ def restore_root() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-
-
-class ObservedEngine(Engine):
-    """``Engine`` with the routing hooks called where the integration puts them."""
-
-    def __init__(self, settings: Settings, obs: Observability) -> None:
-        super().__init__(settings, recorders=obs.recorders)
-        self.obs = obs
-        self.resilience.breaker.subscribe(obs.breaker_transition)
-
-    def route(self, request: ChatRequest, call: Call, *, kind: str = "chat") -> Decision:
-        try:
-            decision = super().route(request, call, kind=kind)
-        except errors.AegisError as exc:
-            self.obs.refused(call, exc)
-            raise
-        self.obs.routed(call, decision)
-        return decision
 
 
 class LogCapture:
@@ -89,7 +69,7 @@ class Observed:
         self.obs = Observability.from_settings(
             settings,
             tracing=configure_tracing(True, self.spans, settings=settings, batch=False))
-        self.engine = ObservedEngine(settings, self.obs)
+        self.engine = Engine(settings, observability=self.obs)  # wired as create_app wires it
         # wired as create_app wires it: the app wraps itself in ``obs``
         self.server = ServerThread(GatewayApp(self.engine, observability=self.obs),
                                    lifespan="on").start()

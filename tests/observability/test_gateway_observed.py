@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import openai
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes.openai import FakeOpenAI
@@ -220,3 +223,32 @@ def test_upstream_error_text_leaves_no_key_in_logs_spans_or_ledger(
     assert "sk-test-openai" not in spans
     observed.engine.ledger.flush()
     assert "sk-test-openai" not in repr(observed.engine.store.recent(10))
+
+
+def test_a_ledger_that_cannot_write_shows_in_readiness_and_metrics(
+        observed: Observed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only or full store keeps rows in memory, retried: the operator must see it."""
+    import sqlite3
+
+    store = observed.engine.store
+    real_insert = store.insert
+    broken = True
+
+    def insert(rows: Any) -> int:
+        if broken:
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        return real_insert(rows)
+
+    monkeypatch.setattr(store, "insert", insert)
+    _client(observed).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}])
+    wait_for(lambda: not httpx.get(observed.url + "/health/ready").json()["ledger"]["ok"])
+    ledger = httpx.get(observed.url + "/health/ready").json()["ledger"]
+    assert ledger["unwritten_rows"] == 1 and ledger["failing_for_s"] >= 0
+    m = _metrics(observed)
+    assert _value(m, "aegis_ledger_write_failing") == 1
+    broken = False  # the disk has room again: the retried batch goes in
+    wait_for(lambda: httpx.get(observed.url + "/health/ready").json()["ledger"]["ok"])
+    assert _value(_metrics(observed), "aegis_ledger_write_failing") == 0
+    observed.engine.ledger.flush()
+    assert [r.model for r in store.recent(10)] == ["gpt-4o-mini"]

@@ -352,6 +352,8 @@ class GatewayApp:
             provider = self.settings.providers.get(name)
             if provider is not None and isinstance(info, dict):
                 info.update(kind=provider.kind, locality=provider.locality)
+        # a failing ledger does not stop serving (rows wait in memory), but must be seen
+        body["ledger"] = self.engine.ledger.health()
         await _send(send, 200 if ready else 503, [_JSON], orjson.dumps(body))
 
     async def admin_stats(self, request: Request, send: Send) -> None:

@@ -64,8 +64,10 @@ class LedgerWriter(Recorder):
         self.max_delay_s = max_delay_s
         self.max_backoff_s = max_backoff_s
         self.spill_dir = Path(spill_dir) if spill_dir is not None else Path.cwd()
-        self.written = 0  # rows durably inserted (read by tests and /metrics)
+        self.written = 0  # rows durably inserted
         self.spilled = 0
+        self.failing_since: float | None = None  # unix time of the first failed try, if failing
+        self._retrying = 0  # rows of the batch being retried (out of the queue, not stored)
         self._queue: queue.SimpleQueue[Attempt | LedgerRow | _Marker] = queue.SimpleQueue()
         self._closing = threading.Event()
         self._deadline = float("inf")
@@ -92,6 +94,15 @@ class LedgerWriter(Recorder):
                 self._queue.put(row)
                 return
         self._write([row])
+
+    def health(self) -> dict[str, object]:
+        """For ``/health/ready`` and ``/metrics``: a store that cannot be written (read-only,
+        full disk, locked) keeps rows in memory, retried; this is how anyone finds out."""
+        since = self.failing_since
+        return {"ok": since is None, "failing_for_s": None if since is None
+                else round(time.time() - since, 1),
+                "unwritten_rows": self._queue.qsize() + self._retrying,
+                "spilled_rows": self.spilled}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -189,12 +200,16 @@ class LedgerWriter(Recorder):
             try:
                 self.store.insert(batch)
                 self.written += len(batch)
+                self.failing_since, self._retrying = None, 0
                 if failures:
                     log.warning("ledger batch of %d rows written after %d failed tries",
                                 len(batch), failures)
                 return
             except Exception as exc:
                 failures += 1
+                if self.failing_since is None:
+                    self.failing_since = time.time()
+                self._retrying = len(batch)
                 transient = isinstance(exc, self.store.transient_errors)
                 log.error("ledger insert of %d rows failed (try %d, %s): %s", len(batch),
                           failures, "will retry" if transient else "retrying", exc,

@@ -92,6 +92,8 @@ class Observability(Recorder):
         self.settings = settings
         # Refreshes the budget gauges before each scrape, e.g. ``BudgetManager.astatus``.
         self.budget_source: BudgetSource | None = None
+        # The ledger writer's state before each scrape, e.g. ``LedgerWriter.health``.
+        self.ledger_source: Callable[[], Mapping[str, Any]] | None = None
         self._current: ContextVar[RequestSummary | None] = ContextVar(
             "aegis_observed_request", default=None)
 
@@ -235,6 +237,12 @@ class Observability(Recorder):
                 self.budget_status(rows)
             except Exception:
                 log.exception("observability: budget source failed")
+        if self.ledger_source is not None and self.metrics is not None:
+            try:
+                state = self.ledger_source()
+                self.metrics.ledger_state(not state["ok"], int(state["unwritten_rows"]))
+            except Exception:
+                log.exception("observability: ledger source failed")
         return await asyncio.to_thread(self.exposition, accept)
 
     async def observe(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:

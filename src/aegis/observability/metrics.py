@@ -149,6 +149,11 @@ SPECS: tuple[MetricSpec, ...] = (
                "Requests in which the detector found sensitive data, by effective class."),
     MetricSpec("aegis_inflight_requests", "gauge", (), "Requests being served right now.",
                mode="livesum"),
+    MetricSpec("aegis_ledger_write_failing", "gauge", (),
+               "1 while the ledger store refuses writes (rows wait in memory), else 0.",
+               mode="livemax"),
+    MetricSpec("aegis_ledger_unwritten_rows", "gauge", (),
+               "Ledger rows recorded but not yet stored.", mode="livesum"),
 )
 
 
@@ -510,6 +515,8 @@ class Metrics(Recorder):
         self.budget_limit: _Labelled[_Sets] = built["aegis_budget_limit_usd"]
         self.budget_utilisation: _Labelled[_Sets] = built["aegis_budget_utilisation"]
         self.budget_alerts: _Labelled[_Counts] = built["aegis_budget_alerts_total"]
+        self.ledger_failing: _Sets = built["aegis_ledger_write_failing"]
+        self.ledger_unwritten: _Sets = built["aegis_ledger_unwritten_rows"]
         self.fallbacks: _Labelled[_Counts] = built["aegis_fallbacks_total"]
         self.retries: _Labelled[_Counts] = built["aegis_retries_total"]
         self.circuit_state: _Labelled[_Sets] = built["aegis_circuit_state"]
@@ -652,6 +659,11 @@ class Metrics(Recorder):
             self.detections.labels(self.class_label(str(data_class), OTHER)).inc()
 
     # -- budgets and breakers (hooks, any thread) -----------------------------------------
+
+    def ledger_state(self, failing: bool, unwritten_rows: int) -> None:
+        with self._lock:
+            self.ledger_failing.set(1.0 if failing else 0.0)
+            self.ledger_unwritten.set(float(unwritten_rows))
 
     def budget_state(self, budget: str, spend_usd: float, limit_usd: float) -> None:
         with self._lock:
