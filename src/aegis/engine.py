@@ -311,7 +311,6 @@ class Engine:
         res = self.resilience
         deadline = res.deadline()
         last: errors.ProviderError | None = None
-        tried: Served | None = None  # the last attempt's candidate, named in the error
         denied: Denied | None = None
         skipped: list[str] = []
         profile = decision.profile
@@ -362,7 +361,7 @@ class Engine:
                     else:
                         tracker.record("error", error_kind=exc.kind)
                     permit.failure(exc.kind)
-                    last, tried = exc, served
+                    last = exc
                     exc.served = served
                     policy = res.policy(cand.provider.name)
                     if policy.should_retry(exc, tries, streamed_started=False):
@@ -389,7 +388,7 @@ class Engine:
         if last is None and denied is not None:
             raise denied.error()
         exhausted = _exhausted(decision, last, skipped)
-        exhausted.served = tried
+        exhausted.served = last.served if last is not None else None  # named in the headers
         raise exhausted
 
     def _reserve_now(self, cand: Candidate, call: Call, bound: Callable[[Candidate], int]
