@@ -171,7 +171,7 @@ def _serve(args: argparse.Namespace) -> int:
     if workers > 1:
         from aegis.keys import KeyStore, MasterKey
         from aegis.ledger import open_store
-        from aegis.observability.metrics import clear_multiprocess_dir
+        from aegis.observability.workers import clear_multiprocess_dir
 
         if ":memory:" in settings.raw.storage.url:
             raise ConfigError("storage.url: several workers need a shared file store "

@@ -41,11 +41,11 @@ from aegis.observability.logs import (
 from aegis.observability.metrics import (
     SPECS,
     Metrics,
-    clear_multiprocess_dir,
     endpoint_label,
     series_names,
 )
 from aegis.observability.tracing import Tracing, configure_tracing
+from aegis.observability.workers import clear_multiprocess_dir
 from aegis.records import Attempt, Recorder
 from aegis.routing.explain import Explanation
 

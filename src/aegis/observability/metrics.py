@@ -15,8 +15,9 @@ environment), every worker writes its samples to files in that directory and
 ``exposition()`` -- in whichever worker answers the scrape -- merges all of them
 with ``MultiProcessCollector``. Gauges declare how to merge: in-flight requests
 sum over live workers, circuit state takes the worst live worker, budget gauges
-take the most recent write. Clear the directory before the workers start
-(``clear_multiprocess_dir``) and call ``close()`` when a worker exits.
+take the most recent write. The directory's upkeep (clearing it before the workers
+start, dropping dead workers' live gauges) is ``aegis.observability.workers``; call
+``close()`` when a worker exits.
 
 Hot path: label children are looked up in plain dicts keyed by the raw values,
 so ``record()`` costs a few dict lookups and counter increments (see
@@ -56,6 +57,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.utils import floatToGoString
 
 from aegis.errors import ConfigError
+from aegis.observability.workers import forget_dead_workers, multiprocess_dir
 from aegis.records import Attempt, Recorder
 
 if TYPE_CHECKING:
@@ -455,7 +457,7 @@ class Metrics(Recorder):
         or, when False, in prometheus_client's metrics (what multi-process mode needs).
         ``buffered`` (multi-process mode only): the per-request families go to the files
         every ``sync_interval_s`` instead of on every update."""
-        self.multiprocess_dir = _multiprocess_dir()
+        self.multiprocess_dir = multiprocess_dir()
         if own_values is None:
             own_values = self.multiprocess_dir is None
         elif own_values and self.multiprocess_dir is not None:
@@ -767,47 +769,7 @@ def _build(spec: MetricSpec, registry: CollectorRegistry | None) -> Any:
     return factory(spec.name, spec.doc, spec.labels, **kwargs)
 
 
-def _multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
-
-
-def forget_dead_workers(path: str | os.PathLike[str]) -> list[int]:
-    """Drop the live gauges (in-flight requests, circuit states) of workers that died
-    without ``close()`` (killed, OOM): the supervisor starts a replacement, which calls
-    this, so a dead worker's last values do not stay in the sums and maxima for good."""
-    dead: set[int] = set()
-    for file in Path(path).glob("gauge_live*_*.db"):
-        digits = file.stem.rpartition("_")[2]
-        if digits.isascii() and digits.isdigit() and not _alive(int(digits)):
-            dead.add(int(digits))
-    for pid in dead:
-        mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
-    return sorted(dead)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def clear_multiprocess_dir(path: str | os.PathLike[str] | None = None) -> None:
-    """Remove stale sample files; call once before starting the workers (not in a worker)."""
-    target = path or _multiprocess_dir()
-    if target is None:
-        return
-    directory = Path(target)
-    directory.mkdir(parents=True, exist_ok=True)
-    for file in directory.glob("*.db"):
-        file.unlink(missing_ok=True)
-
-
 __all__ = [
     "ANONYMOUS_KEY", "CIRCUIT_STATES", "ENDPOINTS", "OTHER", "SPECS", "Bounded", "MetricSpec",
-    "Metrics", "clear_multiprocess_dir", "endpoint_label", "forget_dead_workers", "route_labels",
-    "series_names",
+    "Metrics", "endpoint_label", "route_labels", "series_names",
 ]
